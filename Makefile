@@ -16,7 +16,7 @@ CPPFLAGS += -D_GNU_SOURCE -Iharness -Ifixtures
 ALL_CFLAGS = -std=c11 $(WARN) $(OPT) $(CFLAGS) -MMD -MP
 LDLIBS   := -lev -lssl -lcrypto -lyaml -ljansson -lz -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard harness/*/*.c) $(wildcard fixtures/*.c))
+LIB_SRC  := $(sort $(filter-out harness/tests/%,$(wildcard harness/*/*.c)) $(wildcard fixtures/*.c))
 MAIN_SRC := harness/main.c
 TEST_SRC := $(sort $(wildcard harness/tests/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
