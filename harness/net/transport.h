@@ -3,7 +3,8 @@
  *
  * The transport owns its fd and SSL session. Callbacks run on the loop; any of them may
  * call transport_close() on the same transport (it is then freed after the callback
- * returns; no further callbacks arrive). Per-connection state is small: buffers are
+ * returns; no further callbacks arrive). After on_error the transport is dead but still owned:
+ * its owner calls transport_close() (from inside on_error is fine). Per-connection state is small: buffers are
  * allocated on demand and released when empty.
  */
 #ifndef COMET_TRANSPORT_H

@@ -51,6 +51,7 @@ typedef struct run_result {
     bool interrupted;     /* SIGINT/SIGTERM: the results are partial */
 } run_result;
 
+/* Frees the cases and r itself (results are heap-allocated). */
 void run_result_free(run_result *r);
 void case_result_free(case_result *c);
 

@@ -1,0 +1,100 @@
+#!/bin/sh
+# Integration tests: build/comet against the fixture server over real sockets.
+# Prints "N passed, N failed"; exits 1 when anything failed.
+set -u
+COMET=${COMET:-build/comet}
+T=$(mktemp -d)
+PIDS=""
+trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT INT TERM
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -f "$T/out" ] && sed 's/^/     | /' "$T/out" | tail -20; }
+# expect_exit CODE NAME CMD...: runs CMD, output in $T/out, checks the exit code
+expect_exit() {
+    want=$1; name=$2; shift 2
+    "$@" >"$T/out" 2>&1
+    got=$?
+    if [ "$got" = "$want" ]; then ok "$name"; else echo "     exit $got, expected $want"; bad "$name"; fi
+}
+expect_output() { # NAME PATTERN: grep in the last output
+    if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1 (no match for: $2)"; fi
+}
+
+# 1. the shipped suites pass against the embedded fixture, with valid JSON and JUnit
+expect_exit 0 "shipped xhr suites pass on the embedded fixture" \
+    "$COMET" run scenarios/xhr --json "$T/results.json" --junit "$T/junit.xml" --no-color
+expect_output "summary line printed" "passed, 0 failed"
+if xmllint --noout --schema ci/junit.xsd "$T/junit.xml" >/dev/null 2>&1; then ok "JUnit valid against ci/junit.xsd"; else bad "JUnit valid against ci/junit.xsd"; fi
+if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['schema']=='comet-results/1' and d['cases'] and all(c['trace'] for c in d['cases'])" "$T/results.json"; then ok "JSON results carry every trace"; else bad "JSON results carry every trace"; fi
+expect_exit 0 "comet report re-renders saved results" "$COMET" report "$T/results.json" --junit "$T/junit2.xml" --no-color
+expect_output "report prints the summary" "passed, 0 failed"
+
+# 2. wrong expectations fail with exit 1 and say why
+expect_exit 1 "wrong expectations fail with exit 1" "$COMET" run harness/tests/scenarios/wrong-expectations.yaml --no-color
+expect_output "reason names expected and observed status" "status.*expected 200, observed 404"
+expect_output "reason names the readyState pattern" "ready_states.*expected \[1, 2, 3, 4\], observed \[1, 2, 4\]"
+expect_output "reason quotes the text expectation" "goodbye"
+
+# 3. a broken scenario is a usage error with file:line:column
+expect_exit 2 "validate: a bad scenario exits 2" "$COMET" validate harness/tests/scenarios/bad-scenario.yaml
+expect_output "validate: the error names file:line:column" "bad-scenario.yaml:5:[0-9]*:.*stauts"
+expect_exit 0 "validate: the shipped suites are valid" "$COMET" validate scenarios/xhr
+expect_exit 2 "run: a bad scenario exits 2" "$COMET" run harness/tests/scenarios/bad-scenario.yaml
+expect_exit 2 "unknown option exits 2" "$COMET" run --frobnicate scenarios/xhr
+
+# 4. an unreachable target exits 3
+expect_exit 3 "unreachable target exits 3" "$COMET" run scenarios/xhr/readystate.yaml --target http://127.0.0.1:9 --no-color
+
+# 5. a broken server yields verdicts, never a crash
+expect_exit 0 "broken server routes are graded" "$COMET" run harness/tests/scenarios/broken-server.yaml --json "$T/broken.json" --no-color
+if python3 - "$T/broken.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+by = {c["name"]: c for c in d["cases"]}
+bare = [e for e in by["bare LF line endings are tolerated"]["trace"] if e["ev"] == "finding"]
+chunk = [e for e in by["bad chunk size is a network error"]["trace"] if e["ev"] == "network-error"]
+assert bare and "offset" in bare[0], bare
+assert chunk and "at byte" in chunk[0]["detail"], chunk
+PY
+then ok "findings and network errors carry byte offsets"; else bad "findings and network errors carry byte offsets"; fi
+
+# 6. the standalone fixture over TLS: verification on by default, --cacert, --insecure
+"$COMET" fixture --listen 127.0.0.1:0 --tls >"$T/fixture.out" 2>&1 &
+PIDS="$PIDS $!"
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$T/fixture.out" && break; sleep 0.2; done
+URL=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' "$T/fixture.out" | head -1)
+if [ -n "$URL" ]; then
+    expect_exit 0 "https target with --cacert" "$COMET" run scenarios/xhr/readystate.yaml --target "$URL" --cacert fixtures/certs/ca.pem --no-color
+    expect_exit 3 "https target without the CA is refused" "$COMET" run scenarios/xhr/readystate.yaml --target "$URL" --no-color
+    expect_output "the refusal says why" "certificate"
+    expect_exit 0 "https target with --insecure" "$COMET" run scenarios/xhr/readystate.yaml --target "$URL" --insecure --no-color
+else
+    bad "standalone TLS fixture did not start: $(cat "$T/fixture.out")"
+fi
+
+# 7. -j and --repeat
+expect_exit 0 "-j 4 runs cases at once" "$COMET" run scenarios/xhr -j 4 --no-color
+expect_exit 0 "--repeat 2 keeps stable verdicts" "$COMET" run scenarios/xhr/status.yaml --repeat 2 --no-color
+
+# 8. an interrupted run still writes its partial results
+"$COMET" run harness/tests/scenarios/slow.yaml --json "$T/partial.json" --no-color >"$T/out" 2>&1 &
+RUN=$!
+sleep 1
+kill -INT "$RUN"
+wait "$RUN"
+code=$?
+if [ "$code" = 1 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['interrupted'] and len(d['cases'])==2" "$T/partial.json"; then
+    ok "SIGINT writes partial results (exit 1)"
+else
+    bad "SIGINT writes partial results (exit $code)"
+fi
+
+# 9. --help everywhere
+for c in run validate report fixture; do
+    expect_exit 0 "comet $c --help" "$COMET" "$c" --help
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,70 @@
+/* Fetch: one browser request over HTTP/1.1 — connect (TCP or TLS), write the request the
+ * browser would write, parse the response, follow redirects with the Fetch standard's
+ * method rules, undo Content-Encoding — reporting to the caller through callbacks. It knows
+ * nothing of XMLHttpRequest; the XHR step feeds its callbacks into the browser model.
+ * Every callback may call fetch_cancel(); no callback follows a cancel. */
+#ifndef COMET_FETCH_H
+#define COMET_FETCH_H
+
+#include "http/http1.h"
+#include "net/transport.h"
+#include "util/headers.h"
+#include "util/url.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fetch fetch;
+
+typedef struct fetch_response {
+    int status;
+    const char *reason;
+    size_t reason_len;
+    const header_list *headers;
+    const char *url;            /* the response URL (after redirects) */
+    bool content_length_known;
+    uint64_t content_length;
+} fetch_response;
+
+typedef struct fetch_callbacks {
+    /* A request head went on the wire (one per attempt: redirects make several). */
+    void (*on_request)(void *ud, const char *method, const char *url, const char *head);
+    void (*on_request_sent)(void *ud); /* the request body was handed to the kernel */
+    void (*on_redirect)(void *ud, int status, const char *location_url);
+    void (*on_response)(void *ud, const fetch_response *r);
+    void (*on_body)(void *ud, const char *data, size_t len);
+    void (*on_done)(void *ud);
+    /* Network error: what the page sees as status 0. connect_failed: no connection could
+     * be made at all. */
+    void (*on_error)(void *ud, const char *detail, bool connect_failed);
+    /* A tolerated protocol violation (the fatal ones arrive through on_error). */
+    void (*on_finding)(void *ud, const http1_finding *f, const char *url);
+} fetch_callbacks;
+
+typedef struct fetch_config {
+    struct ev_loop *loop;
+    tls_context *tls;             /* client context for https (NULL: https fails) */
+    int64_t connect_timeout_us;
+    int max_redirects;            /* 20 in every browser */
+    size_t max_response_head;     /* 0 = http1 default */
+} fetch_config;
+
+typedef struct fetch_request {
+    const char *method;
+    const url *url;
+    const header_list *author;    /* accepted setRequestHeader() headers */
+    const char *body;             /* NULL = no body */
+    size_t body_len;
+    const char *page_origin;
+    const url *page_url;          /* NULL = same-origin with the request */
+    const char *user_agent;
+} fetch_request;
+
+/* Starts the fetch. Returns NULL when it already ended through a callback (or memory ran
+ * out before any callback). */
+fetch *fetch_start(const fetch_config *c, const fetch_request *r, const fetch_callbacks *cb,
+                   void *ud);
+void fetch_cancel(fetch *f);
+
+#endif

@@ -1,0 +1,15 @@
+/* Monotonic time in microseconds: every trace timestamp comes from here. */
+#ifndef COMET_CLOCK_H
+#define COMET_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t clock_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#endif
