@@ -12,6 +12,10 @@
  *   redirect                    status url
  *   finding                     offset detail (a protocol violation seen in the server's bytes)
  *   network-error               detail (why the fetch failed: reset, timeout, CORS rule, ...)
+ *   console                     detail (what Chromium would print in the console)
+ *   deadline                    detail (the case deadline cut the step short)
+ *   final                       rs status statusText len text url, detail = all headers:
+ *                               what the page can read when the step ends
  */
 #ifndef COMET_TRACE_H
 #define COMET_TRACE_H

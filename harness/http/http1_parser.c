@@ -2,8 +2,12 @@
  *
  * A head (status line + fields) is parsed only once it is complete, so every callback
  * and finding is the same however the bytes were split across calls. Bodies are
- * delivered as they arrive. Where Chromium is laxer than RFC 9112 the parser accepts,
- * and says so with a tolerated finding.
+ * delivered as they arrive. Where Chromium is laxer than RFC 9112 the parser accepts
+ * (bare LF, obs-fold, "http/1.1", several spaces, no reason phrase), reporting the
+ * protocol violations among these as tolerated findings, once per message each.
+ *
+ * Bytes offered in H1_DONE after a HEAD, 204 or 304 response are reported once as
+ * H1F_BODY_ON_NO_BODY_RESPONSE (and keep_alive becomes false); nothing is consumed.
  */
 #include "http/http1.h"
 

@@ -318,9 +318,11 @@ static io_result tls_shutdown(transport *t, io_failure *f)
     return IO_OK;
 }
 
+/* SSL_pending, not SSL_has_pending: a partial record counts for the latter, and feeding a
+ * read for it would spin until the rest arrives. */
 static bool tls_pending(const transport *t)
 {
-    return t->ssl && SSL_has_pending(t->ssl);
+    return t->ssl && SSL_pending(t->ssl) > 0;
 }
 
 static void tls_release(transport *t)

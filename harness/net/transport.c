@@ -82,24 +82,22 @@ static int wanted_events(const transport *t)
     return ev;
 }
 
-/* Restarts the watcher only when the interest changes (stopping drops pending events). */
+/* Restarts the watcher only when the interest changes (stopping drops pending events).
+ * Decrypted bytes waiting inside OpenSSL do not make the fd readable, so a read event is
+ * fed for them; feeding here, after every change, also replaces one a restart dropped. */
 void transport_update_watcher(transport *t)
 {
     int ev = wanted_events(t);
     int cur = ev_is_active(&t->io) ? (t->io.events & (EV_READ | EV_WRITE)) : 0;
-    if (ev == cur)
-        return;
-    ev_io_stop(t->loop, &t->io);
-    if (!ev)
-        return;
-    ev_io_set(&t->io, t->fd, ev);
-    ev_io_start(t->loop, &t->io);
-}
-
-/* Decrypted bytes waiting inside OpenSSL do not make the fd readable: feed a read event. */
-static void refeed_if_pending(transport *t)
-{
-    if (alive(t) && t->state == TS_OPEN && reading_wanted(t) && t->ops->pending(t))
+    if (ev != cur) {
+        ev_io_stop(t->loop, &t->io);
+        if (ev) {
+            ev_io_set(&t->io, t->fd, ev);
+            ev_io_start(t->loop, &t->io);
+        }
+    }
+    if ((ev & EV_READ) && t->state == TS_OPEN && !t->read_wants_write && reading_wanted(t) &&
+        t->ops->pending(t))
         ev_feed_event(t->loop, &t->io, EV_READ);
 }
 
@@ -180,7 +178,7 @@ static void read_ready(transport *t)
         if (r != IO_OK || !reading_wanted(t))
             return;
     }
-    t->refeed = true; /* budget used up with bytes possibly left in OpenSSL's buffer */
+    /* budget used up: the fd stays readable, or transport_update_watcher() feeds an event */
 }
 
 /* ---- writing -------------------------------------------------------------------------- */
@@ -256,8 +254,6 @@ static void connected(transport *t)
         t->cb.on_connected(t->ud);
     if (alive(t) && writing_wanted(t) && !t->write_wants_read)
         flush(t);
-    if (alive(t) && t->ops->pending(t))
-        t->refeed = true;
 }
 
 static void handshake_step(transport *t)
@@ -301,13 +297,8 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
     case TS_OPEN: open_ready(t, revents); break;
     case TS_FAILED: break;
     }
-    if (alive(t)) {
+    if (alive(t))
         transport_update_watcher(t);
-        if (t->refeed) {
-            t->refeed = false;
-            refeed_if_pending(t);
-        }
-    }
     leave(t);
 }
 
@@ -409,10 +400,6 @@ void transport_pause(transport *t, bool paused)
         return;
     t->paused = paused;
     transport_update_watcher(t);
-    if (!paused && t->depth == 0)
-        refeed_if_pending(t);
-    else if (!paused)
-        t->refeed = true; /* resumed inside a callback: on_io feeds after updating */
 }
 
 void transport_shutdown(transport *t)

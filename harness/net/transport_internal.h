@@ -32,7 +32,7 @@ typedef struct transport_ops {
     io_result (*read)(transport *t, char *dst, size_t cap, size_t *n, io_failure *f);
     io_result (*write)(transport *t, const char *src, size_t len, size_t *n, io_failure *f);
     io_result (*shutdown)(transport *t, io_failure *f); /* FIN (TLS: close_notify, then FIN) */
-    bool (*pending)(const transport *t);  /* bytes already buffered in user space */
+    bool (*pending)(const transport *t);  /* decrypted bytes readable without the fd */
     void (*release)(transport *t);
 } transport_ops;
 
@@ -77,7 +77,6 @@ struct transport {
     bool read_wants_write;      /* TLS read needs writability */
     bool write_wants_read;      /* TLS write or close_notify needs readability */
     bool report_pending;
-    bool refeed;                /* TLS holds decrypted bytes: read again without the fd */
 };
 
 /* transport.c */

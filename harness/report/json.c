@@ -43,7 +43,7 @@ static const char *const KNOWN_EVENTS[] = {
     "readystatechange", "loadstart", "progress", "load", "error", "abort", "timeout", "loadend",
     "upload.loadstart", "upload.progress", "upload.load", "upload.error", "upload.abort",
     "upload.timeout", "upload.loadend", "abort()", "request", "redirect", "finding",
-    "network-error", "final", "open", "message", "close", "constructed",
+    "network-error", "deadline", "console", "final", "open", "message", "close", "constructed",
 };
 /* clang-format on */
 #define UNKNOWN_EVENT "unknown"

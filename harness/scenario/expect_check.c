@@ -318,8 +318,11 @@ static bool check_ready_states(const expect *e, const trace *t, size_t from, siz
 {
     int *seq = malloc((to - from + 1) * sizeof *seq);
     size_t n = 0;
-    if (!seq)
+    if (!seq) {
+        if (out)
+            reasons_add(out, "ready_states: not checked (out of memory)");
         return false;
+    }
     for (size_t i = from; i < to; i++)
         if (t->events[i].ev && strcmp(t->events[i].ev, "readystatechange") == 0)
             seq[n++] = t->events[i].rs;
@@ -342,8 +345,11 @@ static bool check_events(const expect *e, const trace *t, size_t from, size_t to
 {
     const char **seq = malloc((to - from + 1) * sizeof *seq);
     size_t n = 0;
-    if (!seq)
+    if (!seq) {
+        if (out)
+            reasons_add(out, "events: not checked (out of memory)");
         return false;
+    }
     for (size_t i = from; i < to; i++)
         if (t->events[i].ev && is_progress_family(t->events[i].ev))
             seq[n++] = t->events[i].ev;

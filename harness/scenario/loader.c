@@ -171,56 +171,82 @@ static bool is_var_char(char c)
     return isalnum((unsigned char)c) || c == '_';
 }
 
+static int too_long(loader *L, int line, int col)
+{
+    return fail_at(L, line, col, "value longer than %u MiB after ${...} substitution",
+                   MAX_FILE_BYTES >> 20);
+}
+
+/* Appends the value of the reference at s[0..len) (s starts with "${") and sets *used to
+ * its length. */
+static int expand_reference(loader *L, int line, int col, const char *s, size_t len, buf *out,
+                            size_t *used)
+{
+    size_t end = 2;
+    while (end < len && is_var_char(s[end]))
+        end++;
+    size_t name_len = end - 2;
+    const char *dflt = NULL;
+    size_t dflt_len = 0;
+    if (end + 1 < len && s[end] == ':' && s[end + 1] == '-') {
+        dflt = s + end + 2;
+        const char *close = memchr(dflt, '}', len - (end + 2));
+        if (!close)
+            return fail_at(L, line, col, "unterminated ${ (missing `}`)");
+        dflt_len = (size_t)(close - dflt);
+        end = (size_t)(close - s);
+    }
+    if (end >= len && !memchr(s, '}', len))
+        return fail_at(L, line, col, "unterminated ${ (missing `}`)");
+    if (name_len == 0 || isdigit((unsigned char)s[2]) || name_len >= MAX_VAR_NAME ||
+        s[end] != '}')
+        return fail_at(L, line, col,
+                       "bad variable reference: write ${NAME} or ${NAME:-default} "
+                       "(NAME: letters, digits, _), or $$ for a literal $");
+    char name[MAX_VAR_NAME];
+    memcpy(name, s + 2, name_len);
+    name[name_len] = '\0';
+    const char *val = getenv(name);
+    int rc;
+    if (val && (*val || !dflt))
+        rc = buf_append_str(out, val);
+    else if (dflt)
+        rc = buf_append(out, dflt, dflt_len);
+    else
+        return fail_at(L, line, col,
+                       "environment variable %s is not set (use ${%s:-default} "
+                       "to give a default)", name, name);
+    *used = end + 1;
+    return rc < 0 ? too_long(L, line, col) : 0;
+}
+
 /* Replaces ${NAME} and ${NAME:-default}; `$$` is a literal `$`, any other `$` stays. */
 static int substitute(loader *L, int line, int col, const char *s, size_t len, buf *out)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '$' || i + 1 >= len || (s[i + 1] != '$' && s[i + 1] != '{')) {
-            if (buf_append(out, &s[i], 1) < 0)
-                return fail_at(L, line, col, "value too long after ${...} substitution");
-            continue;
-        }
-        if (s[i + 1] == '$') {
-            if (buf_append(out, "$", 1) < 0)
-                return fail_at(L, line, col, "value too long after ${...} substitution");
-            i++;
-            continue;
-        }
-        size_t start = i + 2, j = start;
-        while (j < len && is_var_char(s[j]))
-            j++;
-        if (j == start || isdigit((unsigned char)s[start]) || j - start >= MAX_VAR_NAME)
-            return fail_at(L, line, col,
-                           "bad variable reference: write ${NAME} or ${NAME:-default} "
-                           "(NAME: letters, digits, _), or $$ for a literal $");
-        const char *dflt = NULL;
-        size_t dlen = 0;
-        if (j + 1 < len && s[j] == ':' && s[j + 1] == '-') {
-            dflt = s + j + 2;
-            const char *close = memchr(dflt, '}', len - (j + 2));
-            j = close ? (size_t)(close - s) : len;
-            dlen = (size_t)(s + j - dflt);
-        }
-        if (j >= len || s[j] != '}')
-            return fail_at(L, line, col, "unterminated ${ (missing `}`)");
-        char name[MAX_VAR_NAME];
-        size_t nlen = 0;
-        for (size_t k = start; k < len && is_var_char(s[k]); k++)
-            name[nlen++] = s[k];
-        name[nlen] = '\0';
-        const char *val = getenv(name);
+    size_t i = 0;
+    while (i < len) {
+        const char *dollar = memchr(s + i, '$', len - i);
+        size_t plain = dollar ? (size_t)(dollar - (s + i)) : len - i;
+        if (buf_append(out, s + i, plain) < 0)
+            return too_long(L, line, col);
+        i += plain;
+        if (i == len)
+            break;
+        size_t used = 1;
         int rc;
-        if (val && (*val || !dflt))
-            rc = buf_append_str(out, val);
-        else if (dflt)
-            rc = buf_append(out, dflt, dlen);
-        else
-            return fail_at(L, line, col,
-                           "environment variable %s is not set (use ${%s:-default} "
-                           "to give a default)", name, name);
+        if (i + 1 < len && s[i + 1] == '$') {
+            rc = buf_append(out, "$", 1);
+            used = 2;
+        } else if (i + 1 < len && s[i + 1] == '{') {
+            if (expand_reference(L, line, col, s + i, len - i, out, &used) < 0)
+                return -1;
+            rc = 0;
+        } else {
+            rc = buf_append(out, "$", 1);
+        }
         if (rc < 0)
-            return fail_at(L, line, col, "value too long after ${...} substitution");
-        i = j;
+            return too_long(L, line, col);
+        i += used;
     }
     return 0;
 }
@@ -263,9 +289,9 @@ static void tree_free(loader *L)
         free(L->stack[i].anchor);
 }
 
-static size_t hash_name(const char *s)
+static uint64_t hash_name(const char *s)
 {
-    size_t h = 14695981039346656037u;
+    uint64_t h = 14695981039346656037u;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211u;
     return h;
@@ -273,7 +299,7 @@ static size_t hash_name(const char *s)
 
 static anchor *anchor_slot(anchor *table, size_t cap, const char *name)
 {
-    size_t i = hash_name(name) & (cap - 1);
+    size_t i = (size_t)(hash_name(name) & (cap - 1));
     while (table[i].name && strcmp(table[i].name, name) != 0)
         i = (i + 1) & (cap - 1);
     return &table[i];
@@ -351,6 +377,8 @@ static int on_scalar(loader *L, const yaml_event_t *ev)
     }
     n->len = b.len;
     n->text = buf_take(&b);
+    if (!n->text)
+        return fail(L, n, "out of memory");
     if (attach(L, n) < 0)
         return -1;
     if (ev->data.scalar.anchor)

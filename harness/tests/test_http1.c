@@ -268,7 +268,8 @@ static void test_chunked_extensions_trailers(void)
                     "done\n"
                     "=> DONE 139/143 framing=chunked keep-alive\n");
     CHECK(.name = "chunked, codings and case",
-          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: CHUNKED\r\n\r\n"
+          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+                   "transfer-encoding: CHUNKED\r\n\r\n"
                    "00002\r\nab\r\n0;last\r\n\r\n",
           .expect = "status 1.1 200 'OK'\n"
                     "header 'Transfer-Encoding' 'gzip'\n"
@@ -420,6 +421,13 @@ static void test_status_line_variants(void)
                     "headers-done 404\n"
                     "done\n"
                     "=> DONE 36/36 framing=cl cl=0 keep-alive\n");
+    CHECK(.name = "lower-case name, extra spaces (as Chromium)",
+          .input = "http/1.1  201 Created\r\nContent-Length: 0\r\n\r\n",
+          .expect = "status 1.1 201 'Created'\n"
+                    "header 'Content-Length' '0'\n"
+                    "headers-done 201\n"
+                    "done\n"
+                    "=> DONE 44/44 framing=cl cl=0 keep-alive\n");
     CHECK(.name = "bad status code",
           .input = "HTTP/1.1 20x OK\r\n\r\n",
           .expect = "fatal BAD_STATUS_LINE @11\n"
@@ -596,7 +604,8 @@ static void test_content_length_malformed(void)
                     "header 'Content-Length' '9223372036854775808'\n"
                     "fatal BAD_CONTENT_LENGTH @51\n"
                     "=> ERROR 0/56 framing=none\n");
-    CHECK(.name = "largest", .input = "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n",
+    CHECK(.name = "largest",
+          .input = "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n",
           .expect = "status 1.1 200 'OK'\n"
                     "header 'Content-Length' '9223372036854775807'\n"
                     "headers-done 200\n"
@@ -698,13 +707,90 @@ static void test_bad_chunk_end(void)
                     "fatal BAD_CHUNK_END @56\n"
                     "=> ERROR 55/57 framing=chunked keep-alive\n");
     CHECK(.name = "bad trailer",
-          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nOK: 1\r\nno colon\r\n\r\n",
+          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "0\r\nOK: 1\r\nno colon\r\n\r\n",
           .expect = "status 1.1 200 'OK'\n"
                     "header 'Transfer-Encoding' 'chunked'\n"
                     "headers-done 200\n"
                     "trailer 'OK' '1'\n"
                     "fatal BAD_TRAILER @59\n"
                     "=> ERROR 57/69 framing=chunked keep-alive\n");
+}
+
+static void test_trailer_variants(void)
+{
+    CHECK(.name = "trailer fold and bare LF",
+          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "1\r\nx\r\n0\r\nA: 1\r\n folded\r\nB: 2\n\r\n",
+          .expect = "status 1.1 200 'OK'\n"
+                    "header 'Transfer-Encoding' 'chunked'\n"
+                    "headers-done 200\n"
+                    "body x\n"
+                    "trailer 'A' '1'\n"
+                    "tolerated OBS_FOLD @62\n"
+                    "trailer 'B' '2'\n"
+                    "tolerated BARE_LF @75\n"
+                    "done\n"
+                    "=> DONE 78/78 framing=chunked keep-alive\n");
+    CHECK(.name = "too many trailers", .max_headers = 1,
+          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "0\r\nA: 1\r\nB: 2\r\n\r\n",
+          .expect = "status 1.1 200 'OK'\n"
+                    "header 'Transfer-Encoding' 'chunked'\n"
+                    "headers-done 200\n"
+                    "trailer 'A' '1'\n"
+                    "fatal TOO_MANY_HEADERS @56\n"
+                    "=> ERROR 56/64 framing=chunked keep-alive\n");
+    CHECK(.name = "trailer line too long", .max_head = 60,
+          .input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "0\r\nX-Long: 0123456789012345678901234567890123456789012345678901234\r\n\r\n",
+          .expect = "status 1.1 200 'OK'\n"
+                    "header 'Transfer-Encoding' 'chunked'\n"
+                    "headers-done 200\n"
+                    "fatal BAD_TRAILER @110\n"
+                    "=> ERROR 50/117 framing=chunked keep-alive\n");
+}
+
+/* An endless chunk extension is cut off at 16 KiB, as Chromium does. */
+static void test_chunk_line_limit(void)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    size_t line_max = 16384, head_len = sizeof head - 1;
+    char *in = malloc(head_len + line_max + 1);
+    memcpy(in, head, head_len);
+    memcpy(in + head_len, "1;", 2);
+    memset(in + head_len + 2, 'e', line_max - 1);
+    recorder r = {0};
+    http1_parser p;
+    http1_parser_init(&p, &recorder_callbacks, &r, false);
+    CU_ASSERT_EQUAL(http1_parse(&p, in, head_len + line_max - 1), head_len);
+    CU_ASSERT_EQUAL(http1_parse(&p, in + head_len, line_max - 1), 0); /* still waiting */
+    CU_ASSERT_EQUAL(p.state, H1_BODY);
+    CU_ASSERT_EQUAL(http1_parse(&p, in + head_len, line_max), 0);
+    CU_ASSERT_EQUAL(p.state, H1_ERROR);
+    char expect[64];
+    snprintf(expect, sizeof expect, "fatal BAD_CHUNK_SIZE @%zu\n", head_len + line_max);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.log.data, expect));
+    free(in);
+    buf_free(&r.log);
+}
+
+/* More header lines than the parser notes while finding the end of the head. */
+static void test_many_header_lines(void)
+{
+    buf in = {0}, expect = {0};
+    buf_append_str(&in, "HTTP/1.1 200 OK\r\n");
+    buf_append_str(&expect, "status 1.1 200 'OK'\n");
+    for (int i = 0; i < 150; i++) {
+        buf_printf(&in, "X-%d: %d\r\n", i, i * 7);
+        buf_printf(&expect, "header 'X-%d' '%d'\n", i, i * 7);
+    }
+    buf_append_str(&in, "Content-Length: 1\r\n\r\nz");
+    buf_printf(&expect, "header 'Content-Length' '1'\nheaders-done 200\nbody z\ndone\n"
+                        "=> DONE %zu/%zu framing=cl cl=1 keep-alive\n", in.len, in.len);
+    check_case(&(h1_case){.name = "150 header lines", .input = in.data, .expect = expect.data});
+    buf_free(&in);
+    buf_free(&expect);
 }
 
 /* ---- limits ---------------------------------------------------------------------------- */
@@ -865,7 +951,8 @@ static void test_write_get(void)
     buf b = {0};
     http1_header h[] = {{"Host", "example.com"}, {"Accept", "*/*"}};
     CU_ASSERT_EQUAL(http1_write_request(&b, "GET", "/x?y=1", h, 2, 0), 0);
-    CU_ASSERT_STRING_EQUAL(b.data, "GET /x?y=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
+    CU_ASSERT_STRING_EQUAL(b.data,
+                           "GET /x?y=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
     buf_free(&b);
 }
 
@@ -962,6 +1049,9 @@ CU_ErrorCode register_http1_tests(void)
         {"Transfer-Encoding", test_transfer_encoding},
         {"bad chunk size", test_bad_chunk_size},
         {"bad chunk end and trailer", test_bad_chunk_end},
+        {"trailer variants", test_trailer_variants},
+        {"chunk-size line limit", test_chunk_line_limit},
+        {"more header lines than the line index", test_many_header_lines},
         {"head size limit", test_head_too_large},
         {"header count limit", test_too_many_headers},
         {"truncation at EOF", test_truncation_at_eof},

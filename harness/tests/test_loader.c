@@ -320,7 +320,8 @@ static void test_env(void)
                     "page_origin: ${COMET_TEST_LOADER_EMPTY:-http://d.test}\n"
                     "cases:\n"
                     "  - name: env $$HOME ${COMET_TEST_LOADER_EMPTY}x\n"
-                    "    xhr: { url: \"${COMET_TEST_LOADER_URL}?a=${COMET_TEST_LOADER_UNSET:-1}\" }\n"
+                    "    xhr:\n"
+                    "      url: \"${COMET_TEST_LOADER_URL}?a=${COMET_TEST_LOADER_UNSET:-1}\"\n"
                     "    expect: { response_text: { regex: \"end$\" } }\n",
                     &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -337,6 +338,11 @@ static void test_env(void)
                          "(use ${COMET_TEST_LOADER_UNSET:-default} to give a default)"));
     CU_ASSERT(fails_with("cases:\n  - name: a\n    xhr: { url: \"${COMET_TEST\" }\n",
                          "t.yaml:3:17: unterminated ${ (missing `}`)"));
+    CU_ASSERT(fails_with("cases:\n  - name: ${X:y}\n",
+                         "t.yaml:2:11: bad variable reference: write ${NAME} or "
+                         "${NAME:-default} (NAME: letters, digits, _), or $$ for a literal $"));
+    CU_ASSERT(fails_with("cases:\n  - name: ${X:-y\n",
+                         "t.yaml:2:11: unterminated ${ (missing `}`)"));
     CU_ASSERT(fails_with("cases:\n  - name: ${9X}\n",
                          "t.yaml:2:11: bad variable reference: write ${NAME} or "
                          "${NAME:-default} (NAME: letters, digits, _), or $$ for a literal $"));
@@ -453,7 +459,8 @@ static void test_errors(void)
         {"cases:\n  - name: a\n    xhr: { url: /x, headers: [[A]] }\n",
          "t.yaml:3:31: expected [name, value] or {name: ..., value: ...} for `headers`, got a "
          "list"},
-        {"cases:\n  - *nope\n", "t.yaml:2:5: unknown anchor `*nope` (define it first with `&nope`)"},
+        {"cases:\n  - *nope\n",
+         "t.yaml:2:5: unknown anchor `*nope` (define it first with `&nope`)"},
         {"cases:\n  - name: \xff\n", "t.yaml:2:11: invalid input: invalid leading UTF-8 octet "
                                       "(byte 0xff)"},
         {"cases: []\n---\ncases: []\n",
