@@ -140,8 +140,8 @@ static bool list_has(const char *v, size_t n, const char *token, bool last_only)
     return found;
 }
 
-static http1_req_status apply_header(http1_request *r, const http1_req_header *h,
-                                     bool *conn_close, bool *conn_keep)
+static http1_req_status apply_header(http1_request *r, const http1_req_header *h, bool *conn_close,
+                                     bool *conn_keep)
 {
     if (ieq(h->name, h->name_len, "content-length"))
         return parse_content_length(r, h->value, h->value_len);
@@ -169,8 +169,9 @@ static http1_req_status parse_header_line(http1_request *r, const char *p, const
     if (p == s)
         return fail(r, H1R_BAD_HEADER, "bad header name");
     if (p == e || *p != ':')
-        return fail(r, H1R_BAD_HEADER, p < e && (*p == ' ' || *p == '\t')
-                                           ? "whitespace before colon" : "header line without colon");
+        return fail(r, H1R_BAD_HEADER,
+                    p < e && (*p == ' ' || *p == '\t') ? "whitespace before colon"
+                                                       : "header line without colon");
     h->name = s;
     h->name_len = (size_t)(p - s);
     p++;
@@ -241,11 +242,15 @@ int http1_req_status_code(http1_req_status s)
 {
     switch (s) {
     case H1R_HEAD_TOO_LARGE:
-    case H1R_TOO_MANY_HEADERS: return 431;
-    case H1R_BAD_VERSION: return 505;
+    case H1R_TOO_MANY_HEADERS:
+        return 431;
+    case H1R_BAD_VERSION:
+        return 505;
     case H1R_OK:
-    case H1R_INCOMPLETE: return 200;
-    default: return 400;
+    case H1R_INCOMPLETE:
+        return 200;
+    default:
+        return 400;
     }
 }
 

@@ -17,20 +17,20 @@
 
 typedef enum http1_req_status {
     H1R_OK = 0,
-    H1R_INCOMPLETE,          /* no end of head yet: feed more */
-    H1R_HEAD_TOO_LARGE,      /* 431 */
-    H1R_TOO_MANY_HEADERS,    /* 431 */
-    H1R_BAD_REQUEST_LINE,    /* 400 */
-    H1R_BAD_VERSION,         /* 505 */
-    H1R_BAD_HEADER,          /* 400: bad name, whitespace before colon, obs-fold, CTL */
-    H1R_BAD_CONTENT_LENGTH,  /* 400: not digits, overflow, conflicting values */
+    H1R_INCOMPLETE,            /* no end of head yet: feed more */
+    H1R_HEAD_TOO_LARGE,        /* 431 */
+    H1R_TOO_MANY_HEADERS,      /* 431 */
+    H1R_BAD_REQUEST_LINE,      /* 400 */
+    H1R_BAD_VERSION,           /* 505 */
+    H1R_BAD_HEADER,            /* 400: bad name, whitespace before colon, obs-fold, CTL */
+    H1R_BAD_CONTENT_LENGTH,    /* 400: not digits, overflow, conflicting values */
     H1R_BAD_TRANSFER_ENCODING, /* 400: not ending in chunked, or together with Content-Length */
 } http1_req_status;
 
 typedef struct http1_req_header {
     const char *name;
     size_t name_len;
-    const char *value;  /* without surrounding whitespace */
+    const char *value; /* without surrounding whitespace */
     size_t value_len;
 } http1_req_header;
 
@@ -39,16 +39,16 @@ typedef struct http1_request {
     size_t method_len;
     const char *target;
     size_t target_len;
-    int version_minor;              /* HTTP/1.x */
+    int version_minor; /* HTTP/1.x */
     size_t n_headers;
     http1_req_header headers[HTTP1_REQ_MAX_HEADERS];
-    size_t head_len;                /* bytes up to and including the empty line */
+    size_t head_len; /* bytes up to and including the empty line */
     bool has_content_length;
     uint64_t content_length;
-    bool chunked;                   /* Transfer-Encoding: ..., chunked */
-    bool keep_alive;                /* per version and Connection */
-    bool expect_continue;           /* Expect: 100-continue */
-    const char *error;              /* static text when the status is an error */
+    bool chunked;         /* Transfer-Encoding: ..., chunked */
+    bool keep_alive;      /* per version and Connection */
+    bool expect_continue; /* Expect: 100-continue */
+    const char *error;    /* static text when the status is an error */
 } http1_request;
 
 /* Parses the head at the start of data. max_head bounds the head (0 = 64 KiB). */

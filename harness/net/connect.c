@@ -102,8 +102,8 @@ static void resolve_and_connect(transport *t, const char *host, int port)
     char port_str[8];
     snprintf(port_str, sizeof port_str, "%d", port);
     /* no AI_ADDRCONFIG: it hides ::1 on hosts whose only IPv6 address is loopback */
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     int rc = getaddrinfo(host, port_str, &hints, &t->addrs);
     if (rc != 0) {
         t->addrs = NULL;

@@ -19,9 +19,12 @@ bool errno_is_reset(int err)
 transport_error tcp_connect_error(int err)
 {
     switch (err) {
-    case ECONNREFUSED: return TE_CONNECT_REFUSED;
-    case ETIMEDOUT: return TE_CONNECT_TIMEOUT;
-    default: return TE_CONNECT;
+    case ECONNREFUSED:
+        return TE_CONNECT_REFUSED;
+    case ETIMEDOUT:
+        return TE_CONNECT_TIMEOUT;
+    default:
+        return TE_CONNECT;
     }
 }
 
@@ -48,8 +51,7 @@ void tcp_set_linger_reset(int fd)
 /* Starts a non-blocking connect; returns the fd (connected or in progress) or -1 with *err. */
 int tcp_socket_connect(const struct addrinfo *ai, int *err)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
         *err = errno;
         return -1;

@@ -91,7 +91,8 @@ tls_context *tls_client_context(const tls_client_opts *o, char *err, size_t errl
         int ok = o->ca_file ? SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL)
                             : SSL_CTX_set_default_verify_paths(ctx);
         if (ok != 1) {
-            set_err(err, errlen, "cannot load CA certificates", o->ca_file ? o->ca_file : "(system)");
+            set_err(err, errlen, "cannot load CA certificates",
+                    o->ca_file ? o->ca_file : "(system)");
             SSL_CTX_free(ctx);
             return NULL;
         }
@@ -123,7 +124,8 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-tls_context *tls_server_context(const char *cert_file, const char *key_file, char *err, size_t errlen)
+tls_context *tls_server_context(const char *cert_file, const char *key_file, char *err,
+                                size_t errlen)
 {
     ignore_sigpipe();
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -221,10 +223,15 @@ static io_result classify(transport *t, int rc, int saved_errno, transport_error
     int e = SSL_get_error(t->ssl, rc);
     int sys = system_error(saved_errno);
     switch (e) {
-    case SSL_ERROR_WANT_READ: return IO_WANT_READ;
-    case SSL_ERROR_WANT_WRITE: return IO_WANT_WRITE;
-    case SSL_ERROR_ZERO_RETURN: ERR_clear_error(); return IO_EOF;
-    default: break;
+    case SSL_ERROR_WANT_READ:
+        return IO_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return IO_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN:
+        ERR_clear_error();
+        return IO_EOF;
+    default:
+        break;
     }
     if (is_unexpected_eof(e, sys)) {
         ERR_clear_error();

@@ -14,16 +14,26 @@
 const char *transport_error_name(transport_error e)
 {
     switch (e) {
-    case TE_NONE: return "no error";
-    case TE_RESOLVE: return "name not resolved";
-    case TE_CONNECT_REFUSED: return "connection refused";
-    case TE_CONNECT_TIMEOUT: return "connection timed out";
-    case TE_CONNECT: return "connection failed";
-    case TE_TLS_HANDSHAKE: return "TLS handshake failed";
-    case TE_TLS_VERIFY: return "certificate verification failed";
-    case TE_RESET: return "connection reset";
-    case TE_IO: return "I/O error";
-    case TE_WRITE_LIMIT: return "write queue limit exceeded";
+    case TE_NONE:
+        return "no error";
+    case TE_RESOLVE:
+        return "name not resolved";
+    case TE_CONNECT_REFUSED:
+        return "connection refused";
+    case TE_CONNECT_TIMEOUT:
+        return "connection timed out";
+    case TE_CONNECT:
+        return "connection failed";
+    case TE_TLS_HANDSHAKE:
+        return "TLS handshake failed";
+    case TE_TLS_VERIFY:
+        return "certificate verification failed";
+    case TE_RESET:
+        return "connection reset";
+    case TE_IO:
+        return "I/O error";
+    case TE_WRITE_LIMIT:
+        return "write queue limit exceeded";
     }
     return "unknown error";
 }
@@ -69,10 +79,14 @@ static int wanted_events(const transport *t)
     if (!alive(t) || t->fd < 0)
         return 0;
     switch (t->state) {
-    case TS_CONNECTING: return EV_WRITE;
-    case TS_HANDSHAKING: return t->hs_want;
-    case TS_OPEN: break;
-    case TS_FAILED: return 0;
+    case TS_CONNECTING:
+        return EV_WRITE;
+    case TS_HANDSHAKING:
+        return t->hs_want;
+    case TS_OPEN:
+        break;
+    case TS_FAILED:
+        return 0;
     }
     int ev = 0;
     if (reading_wanted(t))
@@ -138,7 +152,8 @@ static void report_deferred(transport *t)
     t->report_pending = false;
     if (t->cb.on_error)
         t->cb.on_error(t->ud, t->deferred_err,
-                       t->deferred_detail ? t->deferred_detail : transport_error_name(t->deferred_err));
+                       t->deferred_detail ? t->deferred_detail
+                                          : transport_error_name(t->deferred_err));
 }
 
 /* ---- reading -------------------------------------------------------------------------- */
@@ -260,11 +275,21 @@ static void handshake_step(transport *t)
 {
     io_failure f = {0};
     switch (t->ops->handshake(t, &f)) {
-    case IO_OK: connected(t); break;
-    case IO_WANT_READ: t->hs_want = EV_READ; break;
-    case IO_WANT_WRITE: t->hs_want = EV_WRITE; break;
-    case IO_EOF: transport_fail(t, TE_TLS_HANDSHAKE, "connection closed during the TLS handshake"); break;
-    case IO_FAIL: transport_fail(t, f.err, f.detail); break;
+    case IO_OK:
+        connected(t);
+        break;
+    case IO_WANT_READ:
+        t->hs_want = EV_READ;
+        break;
+    case IO_WANT_WRITE:
+        t->hs_want = EV_WRITE;
+        break;
+    case IO_EOF:
+        transport_fail(t, TE_TLS_HANDSHAKE, "connection closed during the TLS handshake");
+        break;
+    case IO_FAIL:
+        transport_fail(t, f.err, f.detail);
+        break;
     }
 }
 
@@ -292,10 +317,17 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
     transport *t = w->data;
     enter(t);
     switch (t->state) {
-    case TS_CONNECTING: transport_connect_finished(t); break;
-    case TS_HANDSHAKING: handshake_step(t); break;
-    case TS_OPEN: open_ready(t, revents); break;
-    case TS_FAILED: break;
+    case TS_CONNECTING:
+        transport_connect_finished(t);
+        break;
+    case TS_HANDSHAKING:
+        handshake_step(t);
+        break;
+    case TS_OPEN:
+        open_ready(t, revents);
+        break;
+    case TS_FAILED:
+        break;
     }
     if (alive(t))
         transport_update_watcher(t);
@@ -376,7 +408,8 @@ int transport_write(transport *t, const void *data, size_t len)
         io_failure f = {0};
         io_result r = write_some(t, src, len, &n, &f);
         if (r == IO_FAIL || r == IO_EOF) {
-            transport_fail_later(t, r == IO_FAIL ? f.err : TE_RESET, r == IO_FAIL ? f.detail : NULL);
+            transport_fail_later(t, r == IO_FAIL ? f.err : TE_RESET,
+                                 r == IO_FAIL ? f.detail : NULL);
             return 0;
         }
         t->write_wants_read = r == IO_WANT_READ;

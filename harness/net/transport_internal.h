@@ -14,11 +14,11 @@ struct addrinfo;
 /* Outcome of one operation on the byte stream. IO_WANT_* come with the bytes moved so far
  * (possibly none) and say what the socket must become before the next attempt. */
 typedef enum io_result {
-    IO_OK,         /* done (or n bytes moved and more may follow) */
+    IO_OK, /* done (or n bytes moved and more may follow) */
     IO_WANT_READ,
     IO_WANT_WRITE,
-    IO_EOF,        /* the peer closed its side */
-    IO_FAIL,       /* see io_failure */
+    IO_EOF,  /* the peer closed its side */
+    IO_FAIL, /* see io_failure */
 } io_result;
 
 typedef struct io_failure {
@@ -32,7 +32,7 @@ typedef struct transport_ops {
     io_result (*read)(transport *t, char *dst, size_t cap, size_t *n, io_failure *f);
     io_result (*write)(transport *t, const char *src, size_t len, size_t *n, io_failure *f);
     io_result (*shutdown)(transport *t, io_failure *f); /* FIN (TLS: close_notify, then FIN) */
-    bool (*pending)(const transport *t);  /* decrypted bytes readable without the fd */
+    bool (*pending)(const transport *t); /* decrypted bytes readable without the fd */
     void (*release)(transport *t);
 } transport_ops;
 
@@ -40,10 +40,10 @@ extern const transport_ops tcp_ops;
 extern const transport_ops tls_ops;
 
 typedef enum transport_state {
-    TS_CONNECTING,   /* TCP connect in progress */
-    TS_HANDSHAKING,  /* TLS handshake (or, for plain accepted sockets, the first loop pass) */
+    TS_CONNECTING,  /* TCP connect in progress */
+    TS_HANDSHAKING, /* TLS handshake (or, for plain accepted sockets, the first loop pass) */
     TS_OPEN,
-    TS_FAILED,       /* on_error delivered or pending; nothing else will be reported */
+    TS_FAILED, /* on_error delivered or pending; nothing else will be reported */
 } transport_state;
 
 typedef enum shutdown_state { SHUT_NONE, SHUT_REQUESTED, SHUT_DONE } shutdown_state;
@@ -57,25 +57,25 @@ struct transport {
     SSL *ssl;
     tls_context *tls;
     ev_io io;
-    ev_timer timer;             /* connect + handshake timeout, or a deferred on_error */
-    buf wq;                     /* write queue: storage exists only while bytes wait */
-    size_t wq_off;              /* bytes at the front of wq already written */
+    ev_timer timer; /* connect + handshake timeout, or a deferred on_error */
+    buf wq;         /* write queue: storage exists only while bytes wait */
+    size_t wq_off;  /* bytes at the front of wq already written */
     size_t max_write_queue;
-    double timeout;             /* seconds */
-    struct addrinfo *addrs;     /* while connecting */
+    double timeout;         /* seconds */
+    struct addrinfo *addrs; /* while connecting */
     struct addrinfo *next_addr;
-    char *sni;                  /* while connecting over TLS */
-    char *deferred_detail;      /* detail of a deferred on_error */
+    char *sni;             /* while connecting over TLS */
+    char *deferred_detail; /* detail of a deferred on_error */
     transport_error deferred_err;
-    int depth;                  /* callbacks of this transport on the stack */
-    int hs_want;                /* EV_READ / EV_WRITE the handshake waits for */
+    int depth;   /* callbacks of this transport on the stack */
+    int hs_want; /* EV_READ / EV_WRITE the handshake waits for */
     transport_state state;
     shutdown_state shut;
     bool closed;
     bool paused;
     bool eof;
-    bool read_wants_write;      /* TLS read needs writability */
-    bool write_wants_read;      /* TLS write or close_notify needs readability */
+    bool read_wants_write; /* TLS read needs writability */
+    bool write_wants_read; /* TLS write or close_notify needs readability */
     bool report_pending;
 };
 

@@ -22,7 +22,8 @@
 
 #define CA_FILE "fixtures/certs/ca.pem"
 #ifndef RUN_CAP
-#define RUN_CAP 30.0 /* only a failing test waits this long (valgrind on a busy machine is slow) */
+#define RUN_CAP 30.0 /* only a failing test waits this long (valgrind on a busy machine is slow)   \
+                      */
 #endif
 
 /* ---- harness: a loop, a fixture, clients ------------------------------------------------ */
@@ -61,9 +62,9 @@ typedef struct client {
     buf in;
     const char *req;
     size_t req_len;
-    size_t stop_after;      /* done once this many bytes arrived (0 = at EOF or error) */
-    bool close_in_data;     /* transport_close() from inside on_data */
-    bool pause_first_data;  /* pause 100 ms on the first data */
+    size_t stop_after;     /* done once this many bytes arrived (0 = at EOF or error) */
+    bool close_in_data;    /* transport_close() from inside on_data */
+    bool pause_first_data; /* pause 100 ms on the first data */
     bool connected, eof, failed, done;
     int drained;
     transport_error err;
@@ -241,8 +242,10 @@ static void test_status(void)
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "404 Not Found\n");
     client_end(&c);
-    fetch(&e, &c, "GET /status/299?reason=Fine%20Thanks&body=yo&type=text/x-a HTTP/1.1\r\n"
-                  "Host: x\r\nConnection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /status/299?reason=Fine%20Thanks&body=yo&type=text/x-a HTTP/1.1\r\n"
+          "Host: x\r\nConnection: close\r\n\r\n",
+          0);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 299 Fine Thanks\r\nContent-Type: text/x-a\r\n"
                                       "Content-Length: 2\r\nConnection: close\r\n\r\nyo");
     client_end(&c);
@@ -274,8 +277,10 @@ static void test_body_framings(void)
     CU_ASSERT_EQUAL(body_len_of(&c.in), 1000);
     CU_ASSERT(body_of(&c.in)[0] == 'z' && body_of(&c.in)[999] == 'z');
     client_end(&c);
-    fetch(&e, &c, "GET /body?size=70000&chunked=1&nosniff=1 HTTP/1.1\r\nHost: x\r\n"
-                  "Connection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /body?size=70000&chunked=1&nosniff=1 HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
     CU_ASSERT(contains(&c.in, "Transfer-Encoding: chunked\r\n"));
     CU_ASSERT(contains(&c.in, "X-Content-Type-Options: nosniff\r\n"));
     CU_ASSERT(strncmp(body_of(&c.in), "10000\r\n", 7) == 0);
@@ -294,18 +299,24 @@ static void test_stream_timing(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /stream/chunks?n=3&gap=50ms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /stream/chunks?n=3&gap=50ms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(c.eof);
     CU_ASSERT(c.t_done - c.t0 >= 0.100);
-    CU_ASSERT_STRING_EQUAL(body_of(&c.in), "8\r\nchunk 1\n\r\n8\r\nchunk 2\n\r\n8\r\nchunk 3\n\r\n0\r\n\r\n");
+    CU_ASSERT_STRING_EQUAL(body_of(&c.in),
+                           "8\r\nchunk 1\n\r\n8\r\nchunk 2\n\r\n8\r\nchunk 3\n\r\n0\r\n\r\n");
     client_end(&c);
-    fetch(&e, &c, "GET /stream/chunks?n=2&gap=10ms&cl=1&prefix=p HTTP/1.1\r\nHost: x\r\n"
-                  "Connection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /stream/chunks?n=2&gap=10ms&cl=1&prefix=p HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
     CU_ASSERT(contains(&c.in, "Content-Length: 8\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "p 1\np 2\n");
     client_end(&c);
-    fetch(&e, &c, "GET /slow-body?delay=20ms&n=2&gap=20ms HTTP/1.1\r\nHost: x\r\n"
-                  "Connection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /slow-body?delay=20ms&n=2&gap=20ms HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
     CU_ASSERT(c.t_done - c.t0 >= 0.040);
     CU_ASSERT(contains(&c.in, "Content-Length: 14\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "part 1\npart 2\n");
@@ -322,11 +333,14 @@ static void test_redirect(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /redirect/302?to=/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fetch(&e, &c, "GET /redirect/302?to=/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+          0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 302 Found\r\nLocation: /hello\r\n"));
     client_end(&c);
-    fetch(&e, &c, "GET /redirect/307?to=http%3A%2F%2Fa.test%2Fx%3Fy%3D1&n=3 HTTP/1.1\r\nHost: x\r\n"
-                  "Connection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /redirect/307?to=http%3A%2F%2Fa.test%2Fx%3Fy%3D1&n=3 HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 307 Temporary Redirect\r\n"
                                  "Location: /redirect/307?to=http://a.test/x%3Fy%3D1&n=2\r\n"));
     client_end(&c);
@@ -341,8 +355,10 @@ static void test_echo(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "POST /echo?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: yes \r\nContent-Type: text/plain\r\n"
-                  "Content-Length: 10\r\nConnection: close\r\n\r\nhello\n\"w\"\xff", 0);
+    fetch(&e, &c,
+          "POST /echo?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: yes \r\nContent-Type: text/plain\r\n"
+          "Content-Length: 10\r\nConnection: close\r\n\r\nhello\n\"w\"\xff",
+          0);
     CU_ASSERT(contains(&c.in, "Content-Type: application/json\r\n"));
     CU_ASSERT(contains(&c.in, "X-Content-Type-Options: nosniff\r\n"));
     json_error_t jerr;
@@ -368,8 +384,10 @@ static void test_echo_large(void)
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     size_t n = 4u << 20;
     buf req = {0};
-    buf_printf(&req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n", n);
+    buf_printf(&req,
+               "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
+               "Connection: close\r\n\r\n",
+               n);
     size_t head = req.len;
     char *body = malloc(n);
     memset(body, 'b', n);
@@ -400,9 +418,11 @@ static void test_head_and_keep_alive(void)
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
     /* three pipelined requests on one connection, HEAD first */
-    fetch(&e, &c, "HEAD /body?size=100 HTTP/1.1\r\nHost: x\r\n\r\n"
-                  "HEAD /stream/chunks HTTP/1.1\r\nHost: x\r\n\r\n"
-                  "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "HEAD /body?size=100 HTTP/1.1\r\nHost: x\r\n\r\n"
+          "HEAD /stream/chunks HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+          0);
     CU_ASSERT(c.eof);
     CU_ASSERT_STRING_EQUAL(c.in.data,
                            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
@@ -430,7 +450,8 @@ static void test_expect_continue_and_half_close(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+    fetch(&e, &c,
+          "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
           25);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 100 Continue\r\n\r\n");
     c.done = false;
@@ -449,8 +470,10 @@ static void test_headers_gzip(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /headers?h=X-A:1&h=X-A:%202&h=Set-Cookie:a%3Db&h=Content-Length:9 HTTP/1.1\r\n"
-                  "Host: x\r\nConnection: close\r\n\r\n", 0);
+    fetch(&e, &c,
+          "GET /headers?h=X-A:1&h=X-A:%202&h=Set-Cookie:a%3Db&h=Content-Length:9 HTTP/1.1\r\n"
+          "Host: x\r\nConnection: close\r\n\r\n",
+          0);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-A: 2\r\nSet-Cookie: a=b\r\n"
                                       "Content-Type: text/plain\r\nContent-Length: 2\r\n"
                                       "Connection: close\r\n\r\nok");
@@ -484,7 +507,8 @@ static void test_broken(void)
     client c;
     fetch(&e, &c, "GET /broken/bare-lf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof);
-    CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 3\n\nok\n");
+    CU_ASSERT_STRING_EQUAL(c.in.data,
+                           "HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 3\n\nok\n");
     client_end(&c);
     fetch(&e, &c, "GET /broken/bad-chunk-size HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && strcmp(body_of(&c.in), "zz\r\nhello\r\n0\r\n\r\n") == 0);
@@ -499,7 +523,8 @@ static void test_broken(void)
     CU_ASSERT(c.eof && strcmp(body_of(&c.in), "5\r\nhello\r\n") == 0);
     client_end(&c);
     fetch(&e, &c, "GET /broken/http10 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
-    CU_ASSERT(c.eof && starts_with(&c.in, "HTTP/1.0 200 OK\r\n") && !contains(&c.in, "Content-Length"));
+    CU_ASSERT(c.eof && starts_with(&c.in, "HTTP/1.0 200 OK\r\n") &&
+              !contains(&c.in, "Content-Length"));
     client_end(&c);
     fetch(&e, &c, "GET /broken/bad-status-line HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 2x0 "));
@@ -622,7 +647,8 @@ static void test_handshake_timeout(void)
     client_start(&c, loop, "127.0.0.1", ntohs(sa.sin_port), &o, NULL);
     CU_ASSERT(run_until(loop, &c.done, RUN_CAP));
     CU_ASSERT(c.failed && c.err == TE_CONNECT_TIMEOUT);
-    CU_ASSERT(c.t_done - c.t0 >= 0.2 && c.t_done - c.t0 < RUN_CAP / 2); /* the timeout, not the cap */
+    CU_ASSERT(c.t_done - c.t0 >= 0.2 &&
+              c.t_done - c.t0 < RUN_CAP / 2); /* the timeout, not the cap */
     client_end(&c);
     tls_context_free(ctx);
     close(lfd);
@@ -644,11 +670,28 @@ static void test_ipv6(void)
     CU_ASSERT_FATAL(env_start(&e, "[::1]:0", false));
     CU_ASSERT(strncmp(fixture_url(e.fx), "http://[::1]:", 13) == 0);
     client c;
-    client_start(&c, e.loop, "::1", e.port, NULL, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    client_start(&c, e.loop, "::1", e.port, NULL,
+                 "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CU_ASSERT(run_until(e.loop, &c.done, RUN_CAP));
     CU_ASSERT(c.eof && strcmp(body_of(&c.in), "hello\n") == 0);
     client_end(&c);
-    client_start(&c, e.loop, "[::1]", e.port, NULL, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    client_start(&c, e.loop, "[::1]", e.port, NULL,
+                 "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CU_ASSERT(run_until(e.loop, &c.done, RUN_CAP));
+    CU_ASSERT(c.eof && strcmp(body_of(&c.in), "hello\n") == 0);
+    client_end(&c);
+    env_stop(&e);
+}
+
+/* By name; where "localhost" resolves to ::1 first (not everywhere), ::1 refuses and the
+ * next address is tried. */
+static void test_next_address(void)
+{
+    env e;
+    CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
+    client c;
+    client_start(&c, e.loop, "localhost", e.port, NULL,
+                 "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CU_ASSERT(run_until(e.loop, &c.done, RUN_CAP));
     CU_ASSERT(c.eof && strcmp(body_of(&c.in), "hello\n") == 0);
     client_end(&c);
@@ -656,6 +699,74 @@ static void test_ipv6(void)
 }
 
 /* ---- TLS --------------------------------------------------------------------------------- */
+
+typedef struct raw_server {
+    struct ev_loop *loop;
+    int lfd;
+    ev_io accept_io;
+    tls_context *ctx;
+    transport *t;
+} raw_server;
+
+/* Says "hi" and closes without close_notify, from inside its own on_connected. */
+static void raw_connected(void *ud)
+{
+    raw_server *s = ud;
+    transport_write(s->t, "hi", 2);
+    transport_close(s->t, false);
+    s->t = NULL;
+}
+
+static void raw_error(void *ud, transport_error err, const char *detail)
+{
+    raw_server *s = ud;
+    transport_close(s->t, false);
+    s->t = NULL;
+}
+
+static void raw_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    static const transport_callbacks cb = {.on_connected = raw_connected, .on_error = raw_error};
+    raw_server *s = w->data;
+    int fd = accept(s->lfd, NULL, NULL);
+    if (fd >= 0)
+        s->t = transport_accept(loop, fd, s->ctx, &cb, s);
+    ev_io_stop(loop, w);
+}
+
+static void test_tls_eof_without_close_notify(void)
+{
+    raw_server s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+    char err[256];
+    s.ctx = tls_server_context("fixtures/certs/server.pem", "fixtures/certs/server.key", err,
+                               sizeof err);
+    CU_ASSERT_FATAL(s.ctx != NULL);
+    s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    CU_ASSERT_FATAL(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(s.lfd, 8) == 0);
+    getsockname(s.lfd, (struct sockaddr *)&sa, &len);
+    ev_io_init(&s.accept_io, raw_accept, s.lfd, EV_READ);
+    s.accept_io.data = &s;
+    ev_io_start(s.loop, &s.accept_io);
+    tls_client_opts to = {.verify = true, .ca_file = CA_FILE};
+    tls_context *ctx = tls_client_context(&to, err, sizeof err);
+    CU_ASSERT_FATAL(ctx != NULL);
+    transport_opts o = {.tls = ctx, .sni = "127.0.0.1"};
+    client c;
+    client_start(&c, s.loop, "127.0.0.1", ntohs(sa.sin_port), &o, NULL);
+    CU_ASSERT(run_until(s.loop, &c.done, RUN_CAP));
+    CU_ASSERT(c.eof && !c.failed);
+    CU_ASSERT(c.in.len == 2 && memcmp(c.in.data, "hi", 2) == 0);
+    client_end(&c);
+    if (s.t)
+        transport_close(s.t, false);
+    ev_io_stop(s.loop, &s.accept_io);
+    close(s.lfd);
+    tls_context_free(ctx);
+    tls_context_free(s.ctx);
+    ev_loop_destroy(s.loop);
+}
 
 /* Fetches /hello over TLS; returns the client's error (TE_NONE when the body arrived). */
 static transport_error tls_fetch(env *e, const tls_client_opts *to, const char *sni, char *detail,
@@ -743,11 +854,13 @@ static http1_req_status parse(http1_request *r, const char *s)
 static void test_request_parser(void)
 {
     http1_request r;
-    const char *req = "\r\nPOST /a?b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Y:  v w \r\n\r\nhello";
+    const char *req =
+        "\r\nPOST /a?b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Y:  v w \r\n\r\nhello";
     CU_ASSERT_EQUAL(parse(&r, req), H1R_OK);
     CU_ASSERT(r.method_len == 4 && memcmp(r.method, "POST", 4) == 0);
     CU_ASSERT(r.target_len == 4 && memcmp(r.target, "/a?b", 4) == 0);
-    CU_ASSERT(r.version_minor == 1 && r.keep_alive && r.has_content_length && r.content_length == 5);
+    CU_ASSERT(r.version_minor == 1 && r.keep_alive && r.has_content_length &&
+              r.content_length == 5);
     CU_ASSERT_EQUAL(r.n_headers, 3);
     CU_ASSERT_EQUAL(r.head_len, strlen(req) - 5);
     const http1_req_header *h = http1_request_header(&r, "x-y");
@@ -764,7 +877,8 @@ static void test_request_parser(void)
     CU_ASSERT(r.keep_alive);
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n"), H1R_OK);
     CU_ASSERT(!r.keep_alive);
-    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), H1R_OK);
+    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+                    H1R_OK);
     CU_ASSERT(r.chunked);
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n"), H1R_OK);
     CU_ASSERT(r.expect_continue);
@@ -774,12 +888,15 @@ static void test_request_parser(void)
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nNoColon\r\n\r\n"), H1R_BAD_HEADER);
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
                     H1R_BAD_CONTENT_LENGTH);
-    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n"), H1R_OK);
-    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), H1R_BAD_CONTENT_LENGTH);
+    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n"),
+                    H1R_OK);
+    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+                    H1R_BAD_CONTENT_LENGTH);
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"),
                     H1R_BAD_CONTENT_LENGTH);
-    CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n"),
-                    H1R_BAD_TRANSFER_ENCODING);
+    CU_ASSERT_EQUAL(
+        parse(&r, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n"),
+        H1R_BAD_TRANSFER_ENCODING);
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
                     H1R_BAD_TRANSFER_ENCODING);
     CU_ASSERT_EQUAL(parse(&r, "GET / HTTP/2.0\r\n\r\n"), H1R_BAD_VERSION);
@@ -835,6 +952,8 @@ CU_ErrorCode register_fixture_tests(void)
         {"refused, unresolvable: reported from the loop", test_connect_failures},
         {"TLS handshake timeout", test_handshake_timeout},
         {"IPv6 ::1", test_ipv6},
+        {"next address after a refusal (localhost)", test_next_address},
+        {"TLS EOF without close_notify is EOF", test_tls_eof_without_close_notify},
         {"TLS verification: CA, SNI, host name, verify off", test_tls_verify},
         {"TLS: paused reader, close_notify, reset", test_tls_streams},
     };
