@@ -606,6 +606,10 @@ int runner_run(suite *const *suites, size_t n_suites, const runner_config *c, ru
     out->n_cases = rn.n_pending;
     int64_t t0 = clock_now_us();
     if (rc == 0 && rn.n_pending) {
+        /* A background job of a non-interactive shell starts with SIGINT ignored, and an
+         * ignored signal never reaches libev's signalfd: take the default back. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         ev_signal_init(&rn.sigint, interrupted, SIGINT);
         ev_signal_init(&rn.sigterm, interrupted, SIGTERM);
         rn.sigint.data = rn.sigterm.data = &rn;
