@@ -3,8 +3,8 @@
  * Built by `make fuzz` together with the sources named here:
  * FUZZ_SOURCES: harness/http/http1_parser.c harness/util/buf.c
  *
- * The first input byte picks options (HEAD request, small limits, keep-alive chaining,
- * where to split); the rest is the server's byte stream. The stream is parsed whole,
+ * The first two input bytes pick options (HEAD request, small limits, keep-alive
+ * chaining, where to split); the rest is the server's byte stream. The stream is parsed whole,
  * split in two, and in small steps, each time presented as a caller would (unconsumed
  * bytes again, with the new ones appended). The presented bytes always end where the
  * allocation ends, so ASan catches any read past them. Every way must give the same
@@ -27,7 +27,6 @@ typedef struct run {
     uint64_t body_bytes;
     const char *window;     /* the bytes presented in the current call */
     size_t window_len;
-    const http1_parser *p;
 } run;
 
 static void mix(run *r, const void *data, size_t n)
@@ -169,7 +168,6 @@ static uint64_t feed(const options *o, const input *in, size_t split, size_t ste
     run r = {.hash = 0xcbf29ce484222325ULL};
     http1_parser p;
     http1_parser_init(&p, &callbacks, &r, o->head);
-    r.p = &p;
     if (o->small_limits) {
         p.limits.max_head = 200;
         p.limits.max_headers = 6;

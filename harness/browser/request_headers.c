@@ -74,6 +74,32 @@ static int add_unless_author(header_list *out, const header_list *author, const 
     return author && header_list_get(author, name) ? 0 : header_list_add(out, name, value);
 }
 
+static const char *fetch_site(const browser_request *r)
+{
+    return r->same_origin ? "same-origin" : r->same_site ? "same-site" : "cross-site";
+}
+
+int browser_preflight_headers(header_list *out, const browser_request *r, const char *acrh)
+{
+    int rc = 0;
+    rc |= header_list_add(out, "Host", r->host);
+    rc |= header_list_add(out, "Connection", "keep-alive");
+    rc |= header_list_add(out, "Accept", "*/*");
+    rc |= header_list_add(out, "Access-Control-Request-Method", r->method);
+    if (acrh && *acrh)
+        rc |= header_list_add(out, "Access-Control-Request-Headers", acrh);
+    rc |= header_list_add(out, "Origin", r->origin ? r->origin : "null");
+    rc |= header_list_add(out, "User-Agent", r->user_agent ? r->user_agent : BROWSER_USER_AGENT);
+    rc |= header_list_add(out, "Sec-Fetch-Mode", "cors");
+    rc |= header_list_add(out, "Sec-Fetch-Site", fetch_site(r));
+    rc |= header_list_add(out, "Sec-Fetch-Dest", "empty");
+    if (r->referrer)
+        rc |= header_list_add(out, "Referer", r->referrer);
+    rc |= header_list_add(out, "Accept-Encoding", r->accept_encoding ? r->accept_encoding : "gzip, deflate");
+    rc |= header_list_add(out, "Accept-Language", "en-US,en;q=0.9");
+    return rc ? -1 : 0;
+}
+
 int browser_request_headers(header_list *out, const browser_request *r)
 {
     bool get_or_head = !strcasecmp(r->method, "GET") || !strcasecmp(r->method, "HEAD");
@@ -96,9 +122,9 @@ int browser_request_headers(header_list *out, const browser_request *r)
     rc |= add_unless_author(out, r->author, "Accept", "*/*");
     /* Chromium sends Origin on every cross-origin request and on same-origin ones whose
      * method is neither GET nor HEAD. */
-    if (r->page_origin && (!r->same_origin || !get_or_head))
-        rc |= header_list_add(out, "Origin", r->page_origin);
-    rc |= header_list_add(out, "Sec-Fetch-Site", r->same_origin ? "same-origin" : "cross-site");
+    if (r->origin && (!r->same_origin || !get_or_head))
+        rc |= header_list_add(out, "Origin", r->origin);
+    rc |= header_list_add(out, "Sec-Fetch-Site", fetch_site(r));
     rc |= header_list_add(out, "Sec-Fetch-Mode", "cors");
     rc |= header_list_add(out, "Sec-Fetch-Dest", "empty");
     if (r->referrer)

@@ -22,9 +22,11 @@ bool author_header_set(header_list *author, const char *name, const char *value,
 typedef struct browser_request {
     const char *method;
     const char *host;          /* Host header value */
-    const char *page_origin;   /* the emulated page's origin, "http://app.test" */
+    const char *origin;        /* the Origin header's value: the page's origin, or "null"
+                                  once a redirect tainted it */
     const char *referrer;      /* the page's URL */
     bool same_origin;          /* request URL's origin equals the page's */
+    bool same_site;            /* same scheme and host (ports may differ) */
     bool has_body;
     size_t body_len;
     const char *body_type;     /* Content-Type of send(string) when the author set none */
@@ -35,5 +37,8 @@ typedef struct browser_request {
 
 /* Fills out with every header of the request, in Chromium's order. */
 int browser_request_headers(header_list *out, const browser_request *r);
+/* The headers of a CORS preflight (OPTIONS) for the request r describes; acrh is the
+ * Access-Control-Request-Headers value ("" = none). */
+int browser_preflight_headers(header_list *out, const browser_request *r, const char *acrh);
 
 #endif

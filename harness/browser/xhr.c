@@ -161,11 +161,11 @@ void xhr_upload_done(xhr_model *x, int64_t now)
 
 /* ---- response head ----------------------------------------------------------------- */
 
-static const char *find_header(const xhr_model *x, const char *name)
+static const char *find_header(const header_field *h, size_t n, const char *name)
 {
-    for (size_t i = 0; i < x->n_headers; i++)
-        if (!strcasecmp(x->headers[i].name, name))
-            return x->headers[i].value;
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(h[i].name, name))
+            return h[i].value;
     return NULL;
 }
 
@@ -258,14 +258,18 @@ void xhr_headers(xhr_model *x, int64_t now, const xhr_response_head *h)
     x->status_text = strndup(h->reason ? h->reason : "", h->reason_len);
     x->response_url = strdup(h->url ? h->url : "");
     copy_headers(x, h);
-    const char *ct = find_header(x, "content-type");
+    /* The network's own view (all headers) decides sniffing and decoding, not the
+     * CORS-filtered one the page reads. */
+    const header_field *all = h->internal ? h->internal : h->headers;
+    size_t n_all = h->internal ? h->n_internal : h->n_headers;
+    const char *ct = find_header(all, n_all, "content-type");
     char charset[64];
     mime_charset(ct, charset, sizeof charset);
     text_decoder_init(&x->decoder, text_encoding_from_label(charset[0] ? charset : NULL), true);
-    bool encoded = find_header(x, "content-encoding") != NULL;
+    bool encoded = find_header(all, n_all, "content-encoding") != NULL;
     x->length_computable = h->content_length_known && !encoded;
     x->total = x->length_computable ? h->content_length : 0;
-    x->sniffing = xhr_is_sniffed(ct, find_header(x, "x-content-type-options"));
+    x->sniffing = xhr_is_sniffed(ct, find_header(all, n_all, "x-content-type-options"));
     if (!x->sniffing)
         enter_headers_received(x, now);
 }

@@ -34,8 +34,10 @@ typedef struct xhr_response_head {
     int status;
     const char *reason;
     size_t reason_len;
-    const header_field *headers; /* as received, in order */
+    const header_field *headers; /* what the page may read (CORS-filtered), in order */
     size_t n_headers;
+    const header_field *internal; /* every header: sniffing and decoding look at these */
+    size_t n_internal;
     const char *url;           /* responseURL */
     bool content_length_known; /* Content-Length framed the body, or HEAD/304 carried one */
     uint64_t content_length;

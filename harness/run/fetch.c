@@ -1,8 +1,10 @@
 #include "run/fetch.h"
 
+#include "browser/cors.h"
 #include "browser/request_headers.h"
 #include "http/content_decoder.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,14 @@ struct fetch {
     char *body;
     size_t body_len;
     int redirects;
+    /* CORS */
+    bool credentials;          /* credentials mode "include" */
+    bool upload_listeners;
+    cors_cache *preflight_cache;
+    char *origin;              /* the request's origin: the page's, or "null" once tainted */
+    bool cors_tainting;        /* response tainting "cors": responses must pass the CORS check */
+    bool preflighting;         /* the current attempt is the OPTIONS preflight */
+    char *first_url;           /* for "(redirected from ...)" in console messages */
     /* the current attempt */
     transport *t;
     http1_parser parser;
@@ -37,6 +47,7 @@ struct fetch {
     bool request_sent;
     bool response_started;
     bool is_redirect;
+    bool preflight_answered;   /* handled once the parser returns */
     /* lifetime */
     int depth;      /* callbacks in progress: the struct is freed when it returns to 0 */
     bool cancelled;
@@ -73,7 +84,7 @@ static void reset_attempt(fetch *f)
     f->reason = NULL;
     content_decoder_free(f->decoder);
     f->decoder = NULL;
-    f->request_sent = f->response_started = f->is_redirect = false;
+    f->request_sent = f->response_started = f->is_redirect = f->preflight_answered = false;
 }
 
 static void fetch_destroy(fetch *f)
@@ -87,6 +98,8 @@ static void fetch_destroy(fetch *f)
     free(f->user_agent);
     header_list_free(&f->author);
     free(f->body);
+    free(f->origin);
+    free(f->first_url);
     free(f);
 }
 
@@ -114,6 +127,31 @@ static void fail(fetch *f, const char *detail, bool connect_failed)
     f->cb.on_error(f->ud, detail, connect_failed);
     f->cancelled = true; /* nothing follows an error */
     leave(f);
+}
+
+/* A CORS failure: a network error to the page, Chromium's message in the console. */
+static void blocked(fetch *f, const char *why)
+{
+    char *u = url_serialize(&f->url);
+    buf b = {0};
+    buf_printf(&b, "Access to XMLHttpRequest at '%s' ", u);
+    if (f->redirects)
+        buf_printf(&b, "(redirected from '%s') ", f->first_url);
+    buf_printf(&b, "from origin '%s' has been blocked by CORS policy: %s", f->page_origin, why);
+    enter(f);
+    f->cb.on_console(f->ud, b.data);
+    buf_free(&b);
+    free(u);
+    if (!leave(f))
+        return;
+    char detail[600];
+    snprintf(detail, sizeof detail, "CORS: %s", why);
+    fail(f, detail, false);
+}
+
+static bool is_cross_origin(const fetch *f)
+{
+    return f->has_page_url && !url_same_origin(&f->url, &f->page_url);
 }
 
 /* ---- response parsing callbacks ---------------------------------------------------- */
@@ -145,17 +183,36 @@ static void deliver_body(void *ud, const char *data, size_t len)
     f->cb.on_body(f->ud, data, len);
 }
 
+/* What a page may read of the response headers: CORS-filtered for cross-origin. */
+static void visible_headers(const fetch *f, header_list *out)
+{
+    for (size_t i = 0; i < f->response_headers.n; i++) {
+        const header_field *h = &f->response_headers.items[i];
+        if (!f->cors_tainting || cors_header_exposed(h->name, &f->response_headers, f->credentials))
+            header_list_add(out, h->name, h->value);
+    }
+}
+
 static void begin_response(fetch *f, int status)
 {
+    char why[512];
+    if (f->cors_tainting && !cors_check(&f->response_headers, f->origin, f->credentials, why,
+                                        sizeof why)) {
+        blocked(f, why);
+        return;
+    }
     bool unsupported = false;
     const char *coding = header_list_get(&f->response_headers, "content-encoding");
     f->decoder = content_decoder_new(coding, deliver_body, f, &unsupported);
     char *u = url_serialize(&f->url);
+    header_list visible = {0};
+    visible_headers(f, &visible);
     fetch_response r = {
         .status = status,
         .reason = f->reason ? f->reason : "",
         .reason_len = f->reason ? f->reason_len : 0,
-        .headers = &f->response_headers,
+        .headers = &visible,
+        .internal = &f->response_headers,
         .url = u,
         .content_length_known = f->parser.has_content_length &&
                                 f->parser.framing != H1_FRAMING_CHUNKED,
@@ -163,7 +220,39 @@ static void begin_response(fetch *f, int status)
     };
     f->response_started = true;
     f->cb.on_response(f->ud, &r);
+    header_list_free(&visible);
     free(u);
+}
+
+/* The preflight's answer: allowed (cached, then the actual request) or blocked. */
+static void finish_preflight(fetch *f, int status)
+{
+    preflight_result pr;
+    char why[600];
+    cors_verdict v = cors_preflight_check(status, &f->response_headers, f->origin, f->credentials,
+                                          f->method, &f->author, &pr, why, sizeof why);
+    if (v == CORS_BLOCKED) {
+        blocked(f, why);
+        return;
+    }
+    if (v == CORS_ALLOWED_LENIENT) {
+        enter(f);
+        f->cb.on_leniency(f->ud, why);
+        if (!leave(f)) {
+            preflight_result_free(&pr);
+            return;
+        }
+    }
+    if (f->preflight_cache) {
+        char *u = url_serialize(&f->url);
+        cors_cache_store(f->preflight_cache, f->origin, u, f->credentials, f->method, &f->author,
+                         &pr, clock_now_us());
+        free(u);
+    }
+    preflight_result_free(&pr);
+    f->preflighting = false;
+    reset_attempt(f);
+    start_attempt(f);
 }
 
 static void on_headers_done(void *ud, int status)
@@ -171,6 +260,10 @@ static void on_headers_done(void *ud, int status)
     fetch *f = ud;
     if (status < 200 || f->cancelled)
         return; /* interim responses are invisible to the page */
+    if (f->preflighting) {
+        f->preflight_answered = true;
+        return;
+    }
     if (is_redirect_status(status) && header_list_get(&f->response_headers, "location")) {
         f->is_redirect = true; /* handled once the parser returns */
         return;
@@ -181,7 +274,7 @@ static void on_headers_done(void *ud, int status)
 static void on_body(void *ud, const char *data, size_t len)
 {
     fetch *f = ud;
-    if (f->cancelled || f->is_redirect || !f->response_started)
+    if (f->cancelled || f->is_redirect || !f->response_started || f->preflighting)
         return;
     if (!f->decoder) {
         f->cb.on_body(f->ud, data, len);
@@ -193,7 +286,7 @@ static void on_body(void *ud, const char *data, size_t len)
 static void on_message_done(void *ud)
 {
     fetch *f = ud;
-    if (f->cancelled || f->is_redirect)
+    if (f->cancelled || f->is_redirect || f->preflight_answered)
         return;
     if (f->decoder && content_decoder_finish(f->decoder) < 0) {
         fail(f, content_decoder_error(f->decoder), false);
@@ -240,7 +333,12 @@ static void follow_redirect(fetch *f)
     int status = f->parser.status;
     const char *location = header_list_get(&f->response_headers, "location");
     url next;
-    char err[256];
+    char err[512];
+    if (f->cors_tainting &&
+        !cors_check(&f->response_headers, f->origin, f->credentials, err, sizeof err)) {
+        blocked(f, err);
+        return;
+    }
     if (url_resolve(&next, &f->url, location, err, sizeof err) < 0 ||
         (strcmp(next.scheme, "http") && strcmp(next.scheme, "https"))) {
         fail(f, "redirect to an invalid URL", false);
@@ -271,8 +369,17 @@ static void follow_redirect(fetch *f)
         header_list_free(&f->author);
         f->author = kept;
     }
+    /* Fetch's tainted origin: a redirect to another origin from a URL that was not the
+     * page's own origin makes the request's origin "null". */
+    if (f->has_page_url && !url_same_origin(&next, &f->url) &&
+        !url_same_origin(&f->page_url, &f->url)) {
+        free(f->origin);
+        f->origin = strdup("null");
+    }
     url_free(&f->url);
     f->url = next;
+    if (is_cross_origin(f))
+        f->cors_tainting = true;
     char *u = url_serialize(&f->url);
     enter(f);
     f->cb.on_redirect(f->ud, status, u);
@@ -308,7 +415,7 @@ static void parse_input(fetch *f)
         if (f->cancelled)
             return;
         buf_consume(&f->rbuf, used);
-        if (f->is_redirect)
+        if (f->is_redirect || f->preflight_answered)
             return; /* its body is never read: the browser moves on at once */
         if (f->parser.state == H1_UPGRADED) {
             fail(f, "unexpected 101 Switching Protocols", false);
@@ -327,7 +434,9 @@ static void on_data(void *ud, const char *data, size_t len)
         fail(f, "response head too large", false);
     else
         parse_input(f);
-    if (!f->cancelled && f->is_redirect)
+    if (!f->cancelled && f->preflight_answered)
+        finish_preflight(f, f->parser.status);
+    else if (!f->cancelled && f->is_redirect)
         follow_redirect(f);
     leave(f);
 }
@@ -336,7 +445,9 @@ static void on_eof(void *ud)
 {
     fetch *f = ud;
     enter(f);
-    if (f->is_redirect) {
+    if (f->preflight_answered) {
+        finish_preflight(f, f->parser.status);
+    } else if (f->is_redirect) {
         follow_redirect(f);
     } else if (!f->cancelled) {
         if (f->t) {
@@ -377,13 +488,16 @@ static int write_request(fetch *f, buf *out)
     char *host = url_host_header(&f->url);
     char *page = f->has_page_url ? url_serialize(&f->page_url) : NULL;
     bool same_origin = !f->has_page_url || url_same_origin(&f->url, &f->page_url);
+    bool same_site = !f->has_page_url || (!strcmp(f->url.scheme, f->page_url.scheme) &&
+                                          !strcmp(f->url.host, f->page_url.host));
     header_list h = {0};
     browser_request br = {
         .method = f->method,
         .host = host,
-        .page_origin = f->page_origin,
+        .origin = f->cors_tainting || !same_origin ? f->origin : f->page_origin,
         .referrer = page,
         .same_origin = same_origin,
+        .same_site = same_site,
         .has_body = f->body != NULL,
         .body_len = f->body_len,
         .body_type = "text/plain;charset=UTF-8",
@@ -391,16 +505,27 @@ static int write_request(fetch *f, buf *out)
         .user_agent = f->user_agent,
         .accept_encoding = CONTENT_ACCEPT_ENCODING,
     };
-    int rc = browser_request_headers(&h, &br);
+    int rc;
+    const char *method = f->method;
+    if (f->preflighting) {
+        buf acrh = {0};
+        cors_unsafe_header_names(&f->author, &acrh);
+        rc = browser_preflight_headers(&h, &br, acrh.data ? acrh.data : "");
+        buf_free(&acrh);
+        method = "OPTIONS";
+    } else {
+        rc = browser_request_headers(&h, &br);
+    }
+    size_t body_len = f->preflighting ? 0 : f->body_len;
     http1_header *fields = calloc(h.n ? h.n : 1, sizeof *fields);
     if (!fields)
         rc = -1;
     for (size_t i = 0; rc == 0 && i < h.n; i++)
         fields[i] = (http1_header){h.items[i].name, h.items[i].value};
     if (rc == 0)
-        rc = http1_write_request(out, f->method, f->url.path_query, fields, h.n, f->body_len);
-    if (rc == 0 && f->body)
-        rc = buf_append(out, f->body, f->body_len);
+        rc = http1_write_request(out, method, f->url.path_query, fields, h.n, body_len);
+    if (rc == 0 && f->body && body_len)
+        rc = buf_append(out, f->body, body_len);
     free(fields);
     header_list_free(&h);
     free(host);
@@ -422,15 +547,16 @@ static void start_attempt(fetch *f)
         fail(f, "https is not available (no TLS context)", true);
         return;
     }
-    http1_parser_init(&f->parser, &parser_callbacks, f, !strcasecmp(f->method, "HEAD"));
+    const char *method = f->preflighting ? "OPTIONS" : f->method;
+    http1_parser_init(&f->parser, &parser_callbacks, f, !strcasecmp(method, "HEAD"));
     if (f->config.max_response_head)
         f->parser.limits.max_head = f->config.max_response_head;
     f->rbuf.limit = f->parser.limits.max_head + 65536;
     char *u = url_serialize(&f->url);
-    size_t head_len = req.len - f->body_len;
+    size_t head_len = req.len - (f->preflighting ? 0 : f->body_len);
     char *head = strndup(req.data, head_len);
     enter(f);
-    f->cb.on_request(f->ud, f->method, u, head ? head : "");
+    f->cb.on_request(f->ud, method, u, head ? head : "");
     free(u);
     free(head);
     if (!leave(f)) {
@@ -450,6 +576,25 @@ static void start_attempt(fetch *f)
     }
     transport_write(f->t, req.data, req.len);
     buf_free(&req);
+}
+
+/* The request headers CORS looks at: the author's plus the body's default Content-Type. */
+static bool needs_preflight(fetch *f)
+{
+    header_list h = {0};
+    for (size_t i = 0; i < f->author.n; i++)
+        header_list_add(&h, f->author.items[i].name, f->author.items[i].value);
+    if (f->body && !header_list_get(&h, "content-type"))
+        header_list_add(&h, "Content-Type", "text/plain;charset=UTF-8");
+    bool needed = cors_needs_preflight(f->method, &h, f->upload_listeners && f->body);
+    if (needed && f->preflight_cache) {
+        char *u = url_serialize(&f->url);
+        needed = !cors_cache_covers(f->preflight_cache, f->origin, u, f->credentials, f->method,
+                                    &h, clock_now_us());
+        free(u);
+    }
+    header_list_free(&h);
+    return needed;
 }
 
 fetch *fetch_start(const fetch_config *c, const fetch_request *r, const fetch_callbacks *cb,
@@ -479,6 +624,14 @@ fetch *fetch_start(const fetch_config *c, const fetch_request *r, const fetch_ca
             memcpy(f->body, r->body, r->body_len);
         f->body_len = r->body_len;
     }
+    f->credentials = r->with_credentials;
+    f->upload_listeners = r->upload_listeners;
+    f->preflight_cache = r->preflight_cache;
+    f->origin = strdup(r->page_origin ? r->page_origin : "null");
+    f->first_url = url_serialize(&f->url);
+    f->cors_tainting = is_cross_origin(f);
+    if (f->cors_tainting)
+        f->preflighting = needs_preflight(f);
     enter(f);
     start_attempt(f);
     return leave(f) ? f : NULL;

@@ -21,7 +21,8 @@ typedef struct fetch_response {
     int status;
     const char *reason;
     size_t reason_len;
-    const header_list *headers;
+    const header_list *headers;     /* what the page may read (CORS-filtered) */
+    const header_list *internal;    /* every header, for the browser's own decisions */
     const char *url;            /* the response URL (after redirects) */
     bool content_length_known;
     uint64_t content_length;
@@ -40,6 +41,10 @@ typedef struct fetch_callbacks {
     void (*on_error)(void *ud, const char *detail, bool connect_failed);
     /* A tolerated protocol violation (the fatal ones arrive through on_error). */
     void (*on_finding)(void *ud, const http1_finding *f, const char *url);
+    /* A message Chromium would print in the console (CORS blocks). */
+    void (*on_console)(void *ud, const char *text);
+    /* Chromium allowed something the standard forbids (graded non-strict). */
+    void (*on_leniency)(void *ud, const char *text);
 } fetch_callbacks;
 
 typedef struct fetch_config {
@@ -59,6 +64,9 @@ typedef struct fetch_request {
     const char *page_origin;
     const url *page_url;          /* NULL = same-origin with the request */
     const char *user_agent;
+    bool with_credentials;        /* credentials mode "include" (else "same-origin") */
+    bool upload_listeners;        /* makes a cross-origin request with a body preflighted */
+    struct cors_cache *preflight_cache; /* the page's; NULL = no caching */
 } fetch_request;
 
 /* Starts the fetch. Returns NULL when it already ended through a callback (or memory ran

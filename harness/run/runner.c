@@ -1,5 +1,6 @@
 #include "run/runner.h"
 
+#include "browser/cors.h"
 #include "fixture.h"
 #include "net/transport.h"
 #include "run/fetch.h"
@@ -40,6 +41,7 @@ typedef struct case_run {
     verdict attempt_verdict;
     trace trace;
     reasons reasons;
+    cors_cache preflight_cache;  /* the emulated page's, kept across its steps */
     ev_timer deadline;
     ev_timer gap;
     case_result *res;
@@ -145,6 +147,13 @@ static void grade_step(case_run *cr, const step *st, const step_outcome *o)
     bool ok = expect_check_xhr(e, &cr->trace, o->trace_from, o->trace_to, o->final, &cr->reasons);
     if (!ok)
         cr->attempt_verdict = worse(cr->attempt_verdict, severity_verdict(cr->c->severity));
+    /* The server leaned on a leniency of Chromium's that the standard does not grant. */
+    for (size_t i = o->trace_from; i < o->trace_to; i++) {
+        if (strcmp(cr->trace.events[i].ev, "leniency"))
+            continue;
+        reasons_add(&cr->reasons, "non-strict: %s", cr->trace.events[i].detail);
+        cr->attempt_verdict = worse(cr->attempt_verdict, V_NON_STRICT);
+    }
     if (cr->deadline_hit) {
         cr->attempt_verdict = worse(cr->attempt_verdict, V_FAIL);
         cr->stopped = true;
@@ -191,6 +200,7 @@ static void case_run_free(case_run *cr)
     reasons_free(&cr->reasons);
     trace_free(&cr->kept_trace);
     reasons_free(&cr->kept_reasons);
+    cors_cache_free(&cr->preflight_cache);
     free(cr);
 }
 
@@ -297,6 +307,7 @@ static void run_step(case_run *cr)
         .page_origin = cr->page_origin,
         .t0 = cr->started,
         .trace = &cr->trace,
+        .preflight_cache = &cr->preflight_cache,
         .max_response_text = MAX_RESPONSE_TEXT,
     };
     cr->cur = xhr_run_start(&env, &cr->c->steps[cr->step_i].u.xhr, step_finished, cr);
@@ -327,6 +338,7 @@ static void start_attempt(case_run *cr)
     cr->rep_i = 0;
     cr->stopped = cr->deadline_hit = false;
     cr->attempt_verdict = V_PASS;
+    cors_cache_free(&cr->preflight_cache); /* every attempt is a fresh page */
     ev_now_update(rn->loop); /* timers count from now, not from the last loop iteration */
     cr->started = clock_now_us();
     double limit = (double)case_deadline_us(rn, cr) / 1e6;

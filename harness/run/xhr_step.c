@@ -151,6 +151,8 @@ static void on_response(void *ud, const fetch_response *fr)
         .reason_len = fr->reason_len,
         .headers = fr->headers->items,
         .n_headers = fr->headers->n,
+        .internal = fr->internal->items,
+        .n_internal = fr->internal->n,
         .url = fr->url,
         .content_length_known = fr->content_length_known,
         .content_length = fr->content_length,
@@ -193,6 +195,21 @@ static void on_finding(void *ud, const http1_finding *f, const char *u)
     trace_set_cstr(e, &e->url, TF_URL, u);
 }
 
+static void console_message(xhr_run *r, const char *text);
+
+static void on_console(void *ud, const char *text)
+{
+    console_message(ud, text);
+}
+
+static void on_leniency(void *ud, const char *text)
+{
+    xhr_run *r = ud;
+    trace_event *e = trace_push(r->env.trace, now(r), "leniency");
+    if (e)
+        trace_set_cstr(e, &e->detail, TF_DETAIL, text);
+}
+
 static const fetch_callbacks fetch_cbs = {
     .on_request = on_request,
     .on_request_sent = on_request_sent,
@@ -202,6 +219,8 @@ static const fetch_callbacks fetch_cbs = {
     .on_done = on_done,
     .on_error = on_error,
     .on_finding = on_finding,
+    .on_console = on_console,
+    .on_leniency = on_leniency,
 };
 
 /* ---- timers ---------------------------------------------------------------------------------- */
@@ -354,6 +373,9 @@ xhr_run *xhr_run_start(const step_env *env, const xhr_step *s, step_done done, v
         .body_len = has_body ? s->body_len : 0,
         .page_origin = env->page_origin,
         .page_url = env->page_url,
+        .with_credentials = s->with_credentials,
+        .upload_listeners = s->upload_listeners,
+        .preflight_cache = env->preflight_cache,
     };
     r->f = fetch_start(env->fetch, &req, &fetch_cbs, r);
     header_list_free(&author);

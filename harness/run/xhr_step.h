@@ -22,6 +22,7 @@ typedef struct step_env {
     const char *page_origin;
     int64_t t0;               /* the case's start (clock_now_us) */
     trace *trace;             /* the case's trace: the step appends to it */
+    struct cors_cache *preflight_cache; /* the page's preflight cache */
     size_t max_response_text;
 } step_env;
 

@@ -369,7 +369,7 @@ static void test_request_headers(void)
     CU_ASSERT_TRUE(author_header_set(&author, "x-a", "2", msg, sizeof msg));
     CU_ASSERT_STRING_EQUAL(header_list_get(&author, "X-A"), "1, 2");
     header_list out = {0};
-    browser_request r = {.method = "POST", .host = "h:1", .page_origin = "http://h:1",
+    browser_request r = {.method = "POST", .host = "h:1", .origin = "http://h:1",
                          .referrer = "http://h:1/", .same_origin = true, .has_body = true,
                          .body_len = 3, .body_type = "text/plain;charset=UTF-8",
                          .author = &author};
