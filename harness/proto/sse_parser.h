@@ -40,7 +40,8 @@
 
 typedef enum sse_limit {
     SSE_LIMIT_LINE, /* a line longer than max_line */
-    SSE_LIMIT_DATA, /* an event's data longer than max_data */
+    SSE_LIMIT_DATA, /* an event's data (each value with its LF) longer than max_data */
+    SSE_LIMIT_MEMORY, /* an allocation failed */
 } sse_limit;
 
 /* Shared by any number of parsers (load mode runs many): callbacks and limits. Any callback

@@ -13,5 +13,6 @@ CU_ErrorCode register_expect_tests(void);
 CU_ErrorCode register_xhr_tests(void);
 CU_ErrorCode register_report_tests(void);
 CU_ErrorCode register_fixture_tests(void);
+CU_ErrorCode register_cors_tests(void);
 
 #endif
