@@ -162,6 +162,7 @@ bool es_start(es_model *m, int64_t now)
 {
     if (m->phase != PH_IDLE)
         return false;
+    m->now = now;
     m->phase = PH_REQUESTING;
     return true;
 }

@@ -131,5 +131,7 @@ int browser_request_headers(header_list *out, const browser_request *r)
         rc |= header_list_add(out, "Referer", r->referrer);
     rc |= header_list_add(out, "Accept-Encoding", r->accept_encoding ? r->accept_encoding : "gzip, deflate");
     rc |= add_unless_author(out, r->author, "Accept-Language", "en-US,en;q=0.9");
+    if (r->cookie && *r->cookie)
+        rc |= header_list_add(out, "Cookie", r->cookie);
     return rc ? -1 : 0;
 }

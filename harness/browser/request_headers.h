@@ -33,6 +33,7 @@ typedef struct browser_request {
     const header_list *author; /* headers accepted by setRequestHeader */
     const char *user_agent;    /* NULL = BROWSER_USER_AGENT */
     const char *accept_encoding;
+    const char *cookie;        /* the Cookie header value, NULL or "" = none */
 } browser_request;
 
 /* Fills out with every header of the request, in Chromium's order. */

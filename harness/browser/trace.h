@@ -9,11 +9,14 @@
  *   abort()                     rs (the readyState after abort() returned) status
  * and comet's own, which never appear in a browser's trace:
  *   request                     method url (what went on the wire), detail = request head
+ *   response                    method status url, detail = the head's header lines as
+ *                               received (every response: preflight, redirect, final)
  *   redirect                    status url
  *   finding                     offset detail (a protocol violation seen in the server's bytes)
  *   network-error               detail (why the fetch failed: reset, timeout, CORS rule, ...)
  *   console                     detail (what Chromium would print in the console)
  *   deadline                    detail (the case deadline cut the step short)
+ *   leniency                    detail (Chromium allowed what the standard forbids: non-strict)
  *   final                       rs status statusText len text url, detail = all headers:
  *                               what the page can read when the step ends
  */

@@ -50,13 +50,15 @@ static int str_reserve(sse_str *s, size_t need)
     return 0;
 }
 
+/* Strings built here stay NUL-terminated (sse_parser_last_event_id() relies on it). */
 static int str_append(sse_str *s, const char *d, size_t n)
 {
-    if (str_reserve(s, (size_t)s->len + n) < 0)
+    if (str_reserve(s, (size_t)s->len + n + 1) < 0)
         return -1;
     if (n)
         memcpy(s->p + s->len, d, n);
     s->len += (uint32_t)n;
+    s->p[s->len] = '\0';
     return 0;
 }
 
@@ -277,7 +279,7 @@ static void dispatch(feed *f)
         const char *type = f->type_ref ? f->type_ref : p->type.p;
         size_t type_len = f->type_ref ? f->type_ref_len : p->type.len;
         if (!type_len) {
-            type = "message";
+            type = "messag";
             type_len = 7;
         }
         size_t id_len;

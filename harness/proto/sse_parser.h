@@ -95,7 +95,8 @@ void sse_parser_feed(sse_parser *p, const char *data, size_t len);
 void sse_parser_finish(sse_parser *p);
 /* From inside a callback: ignore the rest of this stream (until sse_parser_finish()). */
 void sse_parser_stop(sse_parser *p);
-/* The last event ID string (what a reconnection sends as Last-Event-ID); "" when empty. */
+/* The last event ID string (what a reconnection sends as Last-Event-ID), NUL-terminated
+ * (it never holds U+0000); "" when empty. */
 const char *sse_parser_last_event_id(const sse_parser *p, size_t *len);
 /* Sets the last event ID string (and buffer), e.g. for a parser that continues another. */
 int sse_parser_set_last_event_id(sse_parser *p, const char *id, size_t len);

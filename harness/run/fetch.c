@@ -1,5 +1,6 @@
 #include "run/fetch.h"
 
+#include "browser/cookie_jar.h"
 #include "browser/cors.h"
 #include "browser/request_headers.h"
 #include "http/content_decoder.h"
@@ -32,6 +33,7 @@ struct fetch {
     bool credentials;          /* credentials mode "include" */
     bool upload_listeners;
     cors_cache *preflight_cache;
+    cookie_jar *cookies;
     char *origin;              /* the request's origin: the page's, or "null" once tainted */
     bool cors_tainting;        /* response tainting "cors": responses must pass the CORS check */
     bool preflighting;         /* the current attempt is the OPTIONS preflight */
@@ -154,6 +156,30 @@ static bool is_cross_origin(const fetch *f)
     return f->has_page_url && !url_same_origin(&f->url, &f->page_url);
 }
 
+static bool is_cross_site(const fetch *f)
+{
+    return f->has_page_url && (strcmp(f->url.scheme, f->page_url.scheme) ||
+                               strcmp(f->url.host, f->page_url.host));
+}
+
+/* Fetch's includeCredentials: credentials mode "include", or "same-origin" while the
+ * response tainting is still basic. Preflights never carry credentials. */
+static bool include_credentials(const fetch *f)
+{
+    return !f->preflighting && (f->credentials || !f->cors_tainting);
+}
+
+/* Set-Cookie reaches the jar only when credentials are included (and, for a cross-origin
+ * response, after it passed the CORS check: callers check first). */
+static void store_cookies(fetch *f)
+{
+    if (!f->cookies || !include_credentials(f))
+        return;
+    for (size_t i = 0; i < f->response_headers.n; i++)
+        if (!strcasecmp(f->response_headers.items[i].name, "set-cookie"))
+            cookie_jar_store(f->cookies, &f->url, f->response_headers.items[i].value);
+}
+
 /* ---- response parsing callbacks ---------------------------------------------------- */
 
 static void on_status(void *ud, int minor, int status, const char *reason, size_t len)
@@ -201,6 +227,7 @@ static void begin_response(fetch *f, int status)
         blocked(f, why);
         return;
     }
+    store_cookies(f);
     bool unsupported = false;
     const char *coding = header_list_get(&f->response_headers, "content-encoding");
     f->decoder = content_decoder_new(coding, deliver_body, f, &unsupported);
@@ -255,11 +282,20 @@ static void finish_preflight(fetch *f, int status)
     start_attempt(f);
 }
 
+static void report_head(fetch *f, int status)
+{
+    char *u = url_serialize(&f->url);
+    f->cb.on_response_head(f->ud, f->preflighting ? "OPTIONS" : f->method, status, u,
+                           &f->response_headers);
+    free(u);
+}
+
 static void on_headers_done(void *ud, int status)
 {
     fetch *f = ud;
     if (status < 200 || f->cancelled)
         return; /* interim responses are invisible to the page */
+    report_head(f, status);
     if (f->preflighting) {
         f->preflight_answered = true;
         return;
@@ -339,6 +375,7 @@ static void follow_redirect(fetch *f)
         blocked(f, err);
         return;
     }
+    store_cookies(f);
     if (url_resolve(&next, &f->url, location, err, sizeof err) < 0 ||
         (strcmp(next.scheme, "http") && strcmp(next.scheme, "https"))) {
         fail(f, "redirect to an invalid URL", false);
@@ -491,6 +528,9 @@ static int write_request(fetch *f, buf *out)
     bool same_site = !f->has_page_url || (!strcmp(f->url.scheme, f->page_url.scheme) &&
                                           !strcmp(f->url.host, f->page_url.host));
     header_list h = {0};
+    buf cookies = {0};
+    if (f->cookies && include_credentials(f))
+        cookie_jar_header(f->cookies, &f->url, is_cross_site(f), &cookies);
     browser_request br = {
         .method = f->method,
         .host = host,
@@ -504,6 +544,7 @@ static int write_request(fetch *f, buf *out)
         .author = &f->author,
         .user_agent = f->user_agent,
         .accept_encoding = CONTENT_ACCEPT_ENCODING,
+        .cookie = cookies.data,
     };
     int rc;
     const char *method = f->method;
@@ -528,6 +569,7 @@ static int write_request(fetch *f, buf *out)
         rc = buf_append(out, f->body, body_len);
     free(fields);
     header_list_free(&h);
+    buf_free(&cookies);
     free(host);
     free(page);
     return rc;
@@ -627,6 +669,7 @@ fetch *fetch_start(const fetch_config *c, const fetch_request *r, const fetch_ca
     f->credentials = r->with_credentials;
     f->upload_listeners = r->upload_listeners;
     f->preflight_cache = r->preflight_cache;
+    f->cookies = r->cookies;
     f->origin = strdup(r->page_origin ? r->page_origin : "null");
     f->first_url = url_serialize(&f->url);
     f->cors_tainting = is_cross_origin(f);

@@ -33,6 +33,9 @@ typedef struct fetch_callbacks {
     void (*on_request)(void *ud, const char *method, const char *url, const char *head);
     void (*on_request_sent)(void *ud); /* the request body was handed to the kernel */
     void (*on_redirect)(void *ud, int status, const char *location_url);
+    /* Every response head as it came over the wire (preflight, redirects, final). */
+    void (*on_response_head)(void *ud, const char *method, int status, const char *url,
+                             const header_list *headers);
     void (*on_response)(void *ud, const fetch_response *r);
     void (*on_body)(void *ud, const char *data, size_t len);
     void (*on_done)(void *ud);
@@ -67,6 +70,7 @@ typedef struct fetch_request {
     bool with_credentials;        /* credentials mode "include" (else "same-origin") */
     bool upload_listeners;        /* makes a cross-origin request with a body preflighted */
     struct cors_cache *preflight_cache; /* the page's; NULL = no caching */
+    struct cookie_jar *cookies;   /* the page's; NULL = no cookies */
 } fetch_request;
 
 /* Starts the fetch. Returns NULL when it already ended through a callback (or memory ran

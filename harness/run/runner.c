@@ -1,5 +1,6 @@
 #include "run/runner.h"
 
+#include "browser/cookie_jar.h"
 #include "browser/cors.h"
 #include "fixture.h"
 #include "net/transport.h"
@@ -42,6 +43,7 @@ typedef struct case_run {
     trace trace;
     reasons reasons;
     cors_cache preflight_cache;  /* the emulated page's, kept across its steps */
+    cookie_jar cookies;          /* the page's cookies, kept across its steps */
     ev_timer deadline;
     ev_timer gap;
     case_result *res;
@@ -201,6 +203,7 @@ static void case_run_free(case_run *cr)
     trace_free(&cr->kept_trace);
     reasons_free(&cr->kept_reasons);
     cors_cache_free(&cr->preflight_cache);
+    cookie_jar_free(&cr->cookies);
     free(cr);
 }
 
@@ -308,6 +311,7 @@ static void run_step(case_run *cr)
         .t0 = cr->started,
         .trace = &cr->trace,
         .preflight_cache = &cr->preflight_cache,
+        .cookies = &cr->cookies,
         .max_response_text = MAX_RESPONSE_TEXT,
     };
     cr->cur = xhr_run_start(&env, &cr->c->steps[cr->step_i].u.xhr, step_finished, cr);
@@ -339,6 +343,7 @@ static void start_attempt(case_run *cr)
     cr->stopped = cr->deadline_hit = false;
     cr->attempt_verdict = V_PASS;
     cors_cache_free(&cr->preflight_cache); /* every attempt is a fresh page */
+    cookie_jar_free(&cr->cookies);
     ev_now_update(rn->loop); /* timers count from now, not from the last loop iteration */
     cr->started = clock_now_us();
     double limit = (double)case_deadline_us(rn, cr) / 1e6;

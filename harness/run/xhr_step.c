@@ -142,6 +142,24 @@ static void on_redirect(void *ud, int status, const char *u)
     trace_set_cstr(e, &e->url, TF_URL, u);
 }
 
+static void on_response_head(void *ud, const char *method, int status, const char *u,
+                             const header_list *h)
+{
+    xhr_run *r = ud;
+    trace_event *e = trace_push(r->env.trace, now(r), "response");
+    if (!e)
+        return;
+    e->fields |= TF_STATUS;
+    e->status = status;
+    trace_set_cstr(e, &e->method, TF_METHOD, method);
+    trace_set_cstr(e, &e->url, TF_URL, u);
+    buf b = {0};
+    for (size_t i = 0; i < h->n; i++)
+        buf_printf(&b, "%s: %s\r\n", h->items[i].name, h->items[i].value);
+    trace_set_cstr(e, &e->detail, TF_DETAIL, b.data ? b.data : "");
+    buf_free(&b);
+}
+
 static void on_response(void *ud, const fetch_response *fr)
 {
     xhr_run *r = ud;
@@ -214,6 +232,7 @@ static const fetch_callbacks fetch_cbs = {
     .on_request = on_request,
     .on_request_sent = on_request_sent,
     .on_redirect = on_redirect,
+    .on_response_head = on_response_head,
     .on_response = on_response,
     .on_body = on_body,
     .on_done = on_done,
@@ -376,6 +395,7 @@ xhr_run *xhr_run_start(const step_env *env, const xhr_step *s, step_done done, v
         .with_credentials = s->with_credentials,
         .upload_listeners = s->upload_listeners,
         .preflight_cache = env->preflight_cache,
+        .cookies = env->cookies,
     };
     r->f = fetch_start(env->fetch, &req, &fetch_cbs, r);
     header_list_free(&author);

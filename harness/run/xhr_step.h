@@ -23,6 +23,7 @@ typedef struct step_env {
     int64_t t0;               /* the case's start (clock_now_us) */
     trace *trace;             /* the case's trace: the step appends to it */
     struct cors_cache *preflight_cache; /* the page's preflight cache */
+    struct cookie_jar *cookies;         /* the page's cookie jar */
     size_t max_response_text;
 } step_env;
 

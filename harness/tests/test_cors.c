@@ -1,5 +1,6 @@
 /* The CORS algorithm from request and response descriptions (Fetch standard; Chromium's
  * wording and leniencies). */
+#include "browser/cookie_jar.h"
 #include "browser/cors.h"
 #include "tests/test_registry.h"
 
@@ -188,6 +189,40 @@ static void test_exposed_headers(void)
     header_list_free(&h);
 }
 
+static void test_cookie_jar(void)
+{
+    url u, other, https;
+    CU_ASSERT_EQUAL(url_parse(&u, "http://app.test/a/b?x=1", NULL, 0), 0);
+    CU_ASSERT_EQUAL(url_parse(&other, "http://api.app.test/a/c", NULL, 0), 0);
+    CU_ASSERT_EQUAL(url_parse(&https, "https://app.test/", NULL, 0), 0);
+    cookie_jar jar = {0};
+    buf b = {0};
+    cookie_jar_store(&jar, &u, "host=1");                       /* host-only, path /a */
+    cookie_jar_store(&jar, &u, "dom=2; Domain=.app.test; Path=/");
+    cookie_jar_store(&jar, &u, "evil=3; Domain=example.com");   /* not the host's domain */
+    cookie_jar_store(&jar, &u, "sec=4; Secure");                /* not from http */
+    cookie_jar_store(&jar, &https, "none=5; SameSite=None; Secure; Path=/");
+    cookie_jar_store(&jar, &u, "novalue");                      /* no '=': ignored */
+    cookie_jar_header(&jar, &u, false, &b);
+    CU_ASSERT_STRING_EQUAL(b.data, "host=1; dom=2");
+    buf_reset(&b);
+    cookie_jar_header(&jar, &other, false, &b); /* a subdomain: only the Domain cookie */
+    CU_ASSERT_STRING_EQUAL(b.data, "dom=2");
+    buf_reset(&b);
+    cookie_jar_header(&jar, &https, true, &b); /* cross-site: only SameSite=None */
+    CU_ASSERT_STRING_EQUAL(b.data, "none=5");
+    buf_reset(&b);
+    cookie_jar_store(&jar, &u, "dom=; Max-Age=0; Domain=app.test; Path=/");
+    cookie_jar_store(&jar, &u, "host=9");                       /* replaces */
+    cookie_jar_header(&jar, &u, false, &b);
+    CU_ASSERT_STRING_EQUAL(b.data, "host=9");
+    buf_free(&b);
+    cookie_jar_free(&jar);
+    url_free(&u);
+    url_free(&other);
+    url_free(&https);
+}
+
 CU_ErrorCode register_cors_tests(void)
 {
     CU_pSuite s = CU_add_suite("cors", NULL, NULL);
@@ -195,7 +230,8 @@ CU_ErrorCode register_cors_tests(void)
         !CU_add_test(s, "unsafe names, preflight decision", test_unsafe_names_and_preflight_decision) ||
         !CU_add_test(s, "CORS check", test_cors_check) ||
         !CU_add_test(s, "preflight verdicts and cache", test_preflight) ||
-        !CU_add_test(s, "exposed response headers", test_exposed_headers))
+        !CU_add_test(s, "exposed response headers", test_exposed_headers) ||
+        !CU_add_test(s, "cookie jar", test_cookie_jar))
         return CU_get_error();
     return CUE_SUCCESS;
 }
