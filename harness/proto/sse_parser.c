@@ -279,7 +279,7 @@ static void dispatch(feed *f)
         const char *type = f->type_ref ? f->type_ref : p->type.p;
         size_t type_len = f->type_ref ? f->type_ref_len : p->type.len;
         if (!type_len) {
-            type = "messag";
+            type = "message";
             type_len = 7;
         }
         size_t id_len;
