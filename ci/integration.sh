@@ -74,6 +74,17 @@ else
     bad "standalone TLS fixture did not start: $(cat "$T/fixture.out")"
 fi
 
+# 6b. an IPv6 target (skipped when the machine has no ::1)
+"$COMET" fixture --listen '[::1]:0' >"$T/fixture6.out" 2>&1 &
+PIDS="$PIDS $!"
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q -e listening -e rror "$T/fixture6.out" && break; sleep 0.2; done
+URL6=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fixture6.out" | head -1)
+if [ -n "$URL6" ]; then
+    expect_exit 0 "IPv6 target $URL6" "$COMET" run scenarios/xhr/status.yaml --target "$URL6" --no-color
+else
+    echo "skip IPv6: $(head -1 "$T/fixture6.out")"
+fi
+
 # 7. -j and --repeat
 expect_exit 0 "-j 4 runs cases at once" "$COMET" run scenarios/xhr -j 4 --no-color
 expect_exit 0 "--repeat 2 keeps stable verdicts" "$COMET" run scenarios/xhr/status.yaml --repeat 2 --no-color
