@@ -218,6 +218,7 @@ int cmd_run(int argc, char **argv)
     }
     rc.console_opts.color = want_color(no_color);
     rc.console = quiet ? NULL : stdout;
+    rc.progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO) ? stderr : NULL;
     rc.fixture_dir = project_dir();
     setvbuf(stdout, NULL, _IOLBF, 0);
     run_result *result = calloc(1, sizeof *result);

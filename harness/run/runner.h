@@ -24,6 +24,7 @@ typedef struct runner_config {
     const char *filter;          /* --filter: substring (or glob) of "suite/case" */
     FILE *console;               /* per-case lines; NULL = quiet */
     console_opts console_opts;
+    FILE *progress;              /* a TTY for the live progress line; NULL = none */
     const char *fixture_dir;     /* where fixtures/certs lives */
 } runner_config;
 
