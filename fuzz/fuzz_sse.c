@@ -35,17 +35,29 @@ typedef struct run {
     uint64_t len;   /* stream length: limit offsets lie inside */
 } run;
 
-static bool valid_utf8(const char *s, size_t n)
+/* Valid UTF-8 as the WHATWG decoder accepts it (RFC 3629: no surrogates, no overlong form,
+ * nothing above U+10FFFF), checked independently of the parser. */
+static bool valid_utf8(const char *str, size_t n)
 {
-    text_decoder d;
-    buf out = {0};
-    text_decoder_init(&d, ENC_UTF8, false);
-    d.bom_checked = true;
-    text_decoder_feed(&d, s, n, &out);
-    text_decoder_finish(&d, &out);
-    bool same = out.len == n && (!n || !memcmp(out.data, s, n));
-    buf_free(&out);
-    return same;
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+                    : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
+        if (need == 9 || n - i <= need)
+            return false;
+        uint32_t cp = need ? c & (0x3Fu >> need) : c;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3Fu);
+        }
+        static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += need + 1;
+    }
+    return true;
 }
 
 static void put(run *r, char tag, const char *s, size_t n)

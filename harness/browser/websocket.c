@@ -457,7 +457,7 @@ static void close_frame(ws_model *w, const uint8_t *p, size_t n)
     }
     if (ci.has_code && (ci.code == WS_CLOSE_NO_STATUS || ci.code == WS_CLOSE_ABNORMAL ||
                         ci.code == WS_CLOSE_TLS_HANDSHAKE)) {
-        grade_close_code(w, at, ci.code);
+        finding(w, at, ci.code, "close code reserved for the API, never sent (RFC 6455 7.4.1)");
         fail_channel(w, "Received a broken close frame containing a reserved status code.",
                      WS_CLOSE_PROTOCOL_ERROR, "");
         return;

@@ -7,12 +7,12 @@
 #include <string.h>
 
 enum {
-    F_BOM = 1u << 0,      /* at the start of the stream: a BOM may come */
-    F_AFTER_CR = 1u << 1, /* the last feed ended with CR: a leading LF belongs to it */
+    F_BOM = 1u << 0,       /* at the start of the stream: a BOM may come */
+    F_AFTER_CR = 1u << 1,  /* the last feed ended with CR: a leading LF belongs to it */
     F_SKIP_LINE = 1u << 2, /* skipping the rest of an over-long line */
-    F_DISCARD = 1u << 3,  /* the current event hit a limit: no data, no dispatch */
-    F_ID_SET = 1u << 4,   /* the last event ID buffer differs from the string (in `id`) */
-    F_STOPPED = 1u << 5,
+    F_DISCARD = 1u << 3,   /* the current event hit a limit: no data, no dispatch */
+    F_ID_SET = 1u << 4,    /* the last event ID buffer differs from the string (in `id`) */
+    F_STOPPED = 1u << 5,   /* a callback stopped the stream */
 };
 
 /* What one call of sse_parser_feed() knows about its bytes. The refs point into the caller's
@@ -271,7 +271,7 @@ static void dispatch(feed *f)
         p->last_id = t;
     }
     bool discarded = p->flags & F_DISCARD;
-    p->flags &= (uint16_t) ~(F_ID_SET | F_DISCARD);
+    p->flags &= (uint16_t)~(F_ID_SET | F_DISCARD);
     bool has_data = f->data_ref || p->data.len;
     if (has_data && !discarded && p->cfg->on_event) {
         const char *data = f->data_ref ? f->data_ref : p->data.p;
@@ -449,7 +449,14 @@ static void process_line(feed *f, const char *s, size_t len, bool in_input, bool
         return;
     }
     const char *end = s + len;
-    const char *colon = memchr(s, ':', len);
+    const char *colon;
+    /* The usual names need no search for the colon: none of them holds one. */
+    if (len >= 5 && !memcmp(s, "data:", 5))
+        colon = s + 4;
+    else if (len >= 3 && !memcmp(s, "id:", 3))
+        colon = s + 2;
+    else
+        colon = memchr(s, ':', len);
     size_t name_len = colon ? (size_t)(colon - s) : len;
     const char *v = colon ? colon + 1 : end;
     if (v < end && *v == ' ')

@@ -98,7 +98,8 @@ void sse_parser_stop(sse_parser *p);
 /* The last event ID string (what a reconnection sends as Last-Event-ID), NUL-terminated
  * (it never holds U+0000); "" when empty. */
 const char *sse_parser_last_event_id(const sse_parser *p, size_t *len);
-/* Sets the last event ID string (and buffer), e.g. for a parser that continues another. */
+/* Sets the last event ID string (and buffer), e.g. for a parser that continues another;
+ * id must not contain NUL, CR or LF. Returns -1 when memory runs out. */
 int sse_parser_set_last_event_id(sse_parser *p, const char *id, size_t len);
 /* Bytes of the current stream fed so far. */
 uint64_t sse_parser_offset(const sse_parser *p);

@@ -106,13 +106,12 @@ static int read_choice(reader *rd, const yaml_node_t *node, const char *const *c
 enum { SEEN_CODE = 1, SEEN_RANGE = 2, SEEN_NAME = 4, SEEN_VALID = 8, SEEN_STRICT = 16,
        SEEN_ROLE = 32, SEEN_NOTE = 64 };
 
-static int read_field(reader *rd, const char *key, const yaml_node_t *value, ws_close_entry *e,
-                      unsigned *seen, unsigned bit)
+static int read_field(reader *rd, const yaml_node_t *value, ws_close_entry *e, unsigned *seen,
+                      unsigned bit)
 {
     static const char *const strictness[] = {"must", "should", "info"};
     static const char *const roles[] = {"any", "client-only", "server-only"};
     int choice = 0, rc;
-    (void)key;
     *seen |= bit;
     switch (bit) {
     case SEEN_CODE:
@@ -151,6 +150,7 @@ static unsigned key_bit(const char *key)
 static int read_entry(reader *rd, const yaml_node_t *node, ws_close_entry *e)
 {
     e->line = (int)node->start_mark.line + 1;
+    e->column = (int)node->start_mark.column + 1;
     if (node->type != YAML_MAPPING_NODE)
         return fail_at(rd, node, "an entry is a mapping with keys: " ENTRY_KEYS);
     unsigned seen = 0;
@@ -163,7 +163,7 @@ static int read_entry(reader *rd, const yaml_node_t *node, ws_close_entry *e)
             return fail_at(rd, k, "unknown key '%s' (allowed: " ENTRY_KEYS ")", key ? key : "?");
         if (seen & bit)
             return fail_at(rd, k, "key '%s' appears twice", key);
-        if (read_field(rd, key, node_at(rd, kv->value), e, &seen, bit))
+        if (read_field(rd, node_at(rd, kv->value), e, &seen, bit))
             return -1;
     }
     if (!(seen & (SEEN_CODE | SEEN_RANGE)) || (seen & SEEN_CODE && seen & SEEN_RANGE))
@@ -205,9 +205,11 @@ static int check_coverage(reader *rd, ws_close_registry *r, const yaml_node_t *l
             return fail_at(rd, list, "%s are not covered by any entry", what);
         }
         if (e->first < next) {
-            describe(what, sizeof what, e->first, e->last < next - 1 ? e->last : next - 1);
-            snprintf(rd->err, rd->errlen, "%s:%d:1: %s overlap the entry at line %d", rd->file,
-                     e->line, what, r->entries[i - 1].line);
+            unsigned last = e->last < next - 1 ? e->last : next - 1;
+            describe(what, sizeof what, e->first, last);
+            snprintf(rd->err, rd->errlen, "%s:%d:%d: %s %s already covered by the entry at line %d",
+                     rd->file, e->line, e->column, what, e->first == last ? "is" : "are",
+                     r->entries[i - 1].line);
             return -1;
         }
         next = e->last + 1;

@@ -26,7 +26,7 @@ typedef struct ws_close_entry {
     bool valid_on_wire;
     ws_strictness strictness;
     ws_sender role;
-    int line;             /* where the entry starts in the file */
+    int line, column;     /* where the entry starts in the file */
 } ws_close_entry;
 
 typedef struct ws_close_registry {

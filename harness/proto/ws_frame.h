@@ -5,7 +5,9 @@
  * consumed, and the caller never presents bytes twice.
  *
  * Message data is delivered incrementally (on_message_start, on_message_data,
- * on_message_end), unmasked and, for text, validated as UTF-8 before it is delivered; control
+ * on_message_end), unmasked and, for text, validated as UTF-8 before it is delivered (up to
+ * the first invalid byte, then on_error: the same callbacks however the input is split);
+ * control
  * frames are delivered whole (on_control). Pointers passed to callbacks are only valid
  * during the callback.
  *

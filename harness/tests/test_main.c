@@ -4,17 +4,10 @@
 
 #include "tests/test_registry.h"
 
-/* TEMPORARY while the parts land in parallel: absent suites are skipped. Removed before merge. */
-#pragma weak register_http1_tests
-#pragma weak register_loader_tests
-#pragma weak register_expect_tests
-#pragma weak register_xhr_tests
-#pragma weak register_report_tests
-#pragma weak register_fixture_tests
-
 static const test_registrar test_registrars[] = {
     register_buf_tests, register_http1_tests, register_loader_tests, register_expect_tests,
     register_xhr_tests, register_report_tests, register_fixture_tests, register_cors_tests,
+    register_sse_tests, register_ws_tests,
 };
 
 int main(void)
@@ -22,7 +15,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     for (size_t i = 0; i < sizeof test_registrars / sizeof test_registrars[0]; i++)
-        if (test_registrars[i] && test_registrars[i]() != CUE_SUCCESS) {
+        if (test_registrars[i]() != CUE_SUCCESS) {
             fprintf(stderr, "test registration failed: %s\n", CU_get_error_msg());
             return 2;
         }

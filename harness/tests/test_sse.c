@@ -604,7 +604,7 @@ static void test_model_open_message_reconnect(void)
     teardown(&f);
 }
 
-static void test_model_default_delay_and_retry(void)
+static void test_model_delay_and_retry(void)
 {
     fixture_es f;
     setup(&f);
@@ -698,7 +698,7 @@ static void test_model_content_types(void)
     buf_free(&console);
 }
 
-static void test_model_network_error_before_response(void)
+static void test_model_error_before_response(void)
 {
     /* refused: Chromium's DidFail reconnects (no response, readyState stays 0) */
     fixture_es f;
@@ -824,7 +824,7 @@ static void test_model_last_event_id_rules(void)
     teardown(&f);
 }
 
-static void test_model_limits_and_hooks(void)
+static void test_model_limits_and_close_on_open(void)
 {
     fixture_es f;
     setup(&f);
@@ -871,15 +871,15 @@ CU_ErrorCode register_sse_tests(void)
     CU_pSuite m = CU_add_suite("eventsource model", NULL, NULL);
     if (!m || !CU_add_test(m, "open, messages, reconnect with Last-Event-ID",
                            test_model_open_message_reconnect) ||
-        !CU_add_test(m, "default delay, retry, 204 on reconnect", test_model_default_delay_and_retry) ||
-        !CU_add_test(m, "fail the connection: status, MIME type, charset", test_model_fail_connection) ||
+        !CU_add_test(m, "default delay, retry, 204 on reconnect", test_model_delay_and_retry) ||
+        !CU_add_test(m, "fail: status, MIME type, charset", test_model_fail_connection) ||
         !CU_add_test(m, "Content-Type parsing", test_model_content_types) ||
-        !CU_add_test(m, "network error before the response", test_model_network_error_before_response) ||
+        !CU_add_test(m, "network error before the response", test_model_error_before_response) ||
         !CU_add_test(m, "CORS failure", test_model_cors_failure) ||
         !CU_add_test(m, "close()", test_model_close) ||
         !CU_add_test(m, "custom types, comments, text cap", test_model_events_types_and_text) ||
         !CU_add_test(m, "Last-Event-ID and request headers", test_model_last_event_id_rules) ||
-        !CU_add_test(m, "limits", test_model_limits_and_hooks))
+        !CU_add_test(m, "limits, close() in open", test_model_limits_and_close_on_open))
         return CU_get_error();
     return CUE_SUCCESS;
 }

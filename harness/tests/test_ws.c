@@ -9,11 +9,14 @@
 #include "util/buf.h"
 
 #include <CUnit/CUnit.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LEN(a) (sizeof(a) - 1) /* of a string literal holding bytes */
+
+CU_ErrorCode register_ws_tests(void); /* for test_registry.h */
 
 /* ---- a recorder for parser callbacks ------------------------------------------------------ */
 
@@ -28,8 +31,8 @@ typedef struct recorder {
 static void rec_header(void *ud, const ws_frame_info *f)
 {
     recorder *r = ud;
-    buf_printf(&r->log, "<%x%s%llu@%llu>", f->opcode, f->fin ? "F" : "", (unsigned long long)f->length,
-               (unsigned long long)f->offset);
+    buf_printf(&r->log, "<%x%s,%llu@%llu>", f->opcode, f->fin ? "F" : "",
+               (unsigned long long)f->length, (unsigned long long)f->offset);
 }
 
 static void rec_start(void *ud, int opcode)
@@ -122,6 +125,8 @@ static void check_splits(ws_role role, uint64_t max_message, const uint8_t *d, s
     int mismatches = 0;
     for (size_t k = 1; k < n; k++) {
         char *got = parse_cuts(role, max_message, d, n, &k, 1);
+        if (strcmp(got, whole) && !mismatches)
+            fprintf(stderr, "\n  split at %zu: %s\n  whole: %s\n", k, got, whole);
         mismatches += strcmp(got, whole) != 0;
         free(got);
     }
@@ -162,10 +167,10 @@ static void test_streams_split_everywhere(void)
         frame(&b, true, WS_OP_CLOSE, "\x03\xe8" "bye", 5, masked);
         const char *expected =
             masked ? NULL
-                   : "<1F5@0>start(1)[hello]end <1@7>start(1)[he<9F5@11>ctl(9,ping!) <0@18>ll"
-                     "<0@22><0F1@24>o]end <2F0@27>start(2)[]end <aF0@29>ctl(10,) "
-                     "<1F11@31>start(1)[h\xc3\xa9llo \xf0\x9f\x99\x82]end <8F5@44>ctl(8,\x03\xe8"
-                     "bye) ";
+                   : "<1F,5@0>start(1)[hello]end <1,2@7>start(1)[he<9F,5@11>ctl(9,ping!) "
+                     "<0,2@18>ll<0,0@22><0F,1@24>o]end <2F,0@27>start(2)[]end <aF,0@29>ctl(10,) "
+                     "<1F,11@31>start(1)[h\xc3\xa9llo \xf0\x9f\x99\x82]end "
+                     "<8F,5@44>ctl(8,\x03\xe8" "bye) ";
         check_splits(role, 0, (const uint8_t *)b.data, b.len, expected);
         buf_free(&b);
     }
@@ -187,10 +192,10 @@ static void test_long_payloads(void)
             ws_role role = masked ? WS_ROLE_SERVER : WS_ROLE_CLIENT;
             char *whole = parse_all(role, (const uint8_t *)b.data, b.len);
             buf exp = {0};
-            buf_printf(&exp, "<1F%zu@0>start(1)[", n);
+            buf_printf(&exp, "<1F,%zu@0>start(1)[", n);
             buf_append(&exp, payload, n);
             size_t second = b.len - (masked ? 7 : 3);
-            buf_printf(&exp, "]end <2F1@%zu>start(2)[x]end ", second);
+            buf_printf(&exp, "]end <2F,1@%zu>start(2)[x]end ", second);
             CU_ASSERT_STRING_EQUAL(whole, exp.data);
             size_t cuts[] = {1, 2, 3, 4, 5, 8, 9, 10, 11, 13, 14, 15, 100, 8191, 8192, 8193,
                              n / 2, second - 1, second, second + 1, b.len - 1};
@@ -284,7 +289,7 @@ static const error_case ERROR_CASES[] = {
     ERR("truncated across fragments", "\x01\x02" "a\xf0\x00\x01\x9f\x80\x01\x98",
         WS_ROLE_CLIENT, WS_ERR_INVALID_UTF8, 1007, 3),
     ERR("invalid in the 3rd fragment", "\x01\x02" "a\xf0\x00\x01\x9f\x80\x02\x98(",
-        WS_ROLE_CLIENT, WS_ERR_INVALID_UTF8, 1007, 11),
+        WS_ROLE_CLIENT, WS_ERR_INVALID_UTF8, 1007, 10),
     ERR("invalid after a valid fragment, masked", "\x01\x81\x00\x00\x00\x00" "a\x80\x81\x00\x00"
         "\x00\x00\xff", WS_ROLE_SERVER, WS_ERR_INVALID_UTF8, 1007, 13),
 };
@@ -340,11 +345,11 @@ static void test_error_details(void)
     char *log = parse_cuts(WS_ROLE_CLIENT, 10,
                            (const uint8_t *)"\x81\x0a" "0123456789\x01\x06" "012345\x80\x05" "abcde",
                            27, NULL, 0);
-    CU_ASSERT_STRING_EQUAL(log, "<1F10@0>start(1)[0123456789]end <1@12>start(1)[012345"
-                                "error(1009,12@21) ");
+    CU_ASSERT_STRING_EQUAL(log, "<1F,10@0>start(1)[0123456789]end <1,6@12>start(1)[012345"
+                                "<0F,5@20>error(1009,12@21) ");
     free(log);
     log = parse_cuts(WS_ROLE_CLIENT, 10, (const uint8_t *)"\x82\x0b" "0123456789a", 13, NULL, 0);
-    CU_ASSERT_STRING_EQUAL(log, "error(1009,12@1) ");
+    CU_ASSERT_STRING_EQUAL(log, "<2F,11@0>error(1009,12@1) ");
     free(log);
 
     /* fail fast: the error comes with the invalid byte, not at the end of the frame */
@@ -371,7 +376,7 @@ static void test_stop_and_discard(void)
     size_t used = ws_parse(&r.p, (const uint8_t *)"\x81\x01" "a\x81\x01" "b", 6);
     CU_ASSERT_EQUAL(used, 3);
     char *log = rec_take(&r);
-    CU_ASSERT_STRING_EQUAL(log, "<1F1@0>start(1)[a]end ");
+    CU_ASSERT_STRING_EQUAL(log, "<1F,1@0>start(1)[a]end ");
     free(log);
 
     /* discard_data: data frames skipped unchecked (even invalid UTF-8 and sequence errors),
@@ -380,7 +385,7 @@ static void test_stop_and_discard(void)
     r.p.discard_data = true;
     ws_parse(&r.p, (const uint8_t *)"\x81\x01\xff\x80\x01x\x89\x01p\x83\x00", 11);
     log = rec_take(&r);
-    CU_ASSERT_STRING_EQUAL(log, "<1F1@0><0F1@3><9F1@6>ctl(9,p) <3F0@9>error(1002,8@9) ");
+    CU_ASSERT_STRING_EQUAL(log, "<1F,1@0><0F,1@3><9F,1@6>ctl(9,p) <3F,0@9>error(1002,8@9) ");
     free(log);
 }
 
@@ -392,13 +397,16 @@ static bool reference_utf8(const uint8_t *s, size_t n, size_t *bad)
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                   : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (!len) {
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c < 0xc2 || c > 0xf4) { /* continuation, C0/C1 (only overlong), F5+ (> U+10FFFF) */
             *bad = i;
             return false;
         }
-        uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+        size_t len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        uint32_t cp = c & (0x7f >> len);
         for (size_t k = 1; k < len; k++) {
             if (i + k >= n) {
                 *bad = i; /* truncated: the sequence's first byte */
@@ -409,21 +417,17 @@ static bool reference_utf8(const uint8_t *s, size_t n, size_t *bad)
                 return false;
             }
             cp = cp << 6 | (s[i + k] & 0x3f);
-            /* the first continuation byte decides overlong / surrogate / too large */
-            if (k == 1) {
-                uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-                uint32_t hi_bits = cp << (6 * (len - 2));
-                uint32_t top = hi_bits | ((1u << (6 * (len - 2))) - 1);
-                if (top < min || (len == 3 && hi_bits >= 0xd800 && hi_bits <= 0xdfff) ||
-                    hi_bits > 0x10ffff) {
+            if (k == 1 && len > 2) {
+                /* lead + first continuation decide overlong, surrogate, too large */
+                uint32_t lowest = cp << (6 * (len - 2));
+                uint32_t highest = lowest | ((1u << (6 * (len - 2))) - 1);
+                uint32_t min = len == 3 ? 0x800 : 0x10000;
+                if (highest < min || (lowest >= 0xd800 && lowest <= 0xdfff) ||
+                    lowest > 0x10ffff) {
                     *bad = i + 1;
                     return false;
                 }
             }
-        }
-        if (len == 2 && cp < 0x80) {
-            *bad = i; /* C0/C1 */
-            return false;
         }
         i += len;
     }
@@ -470,8 +474,104 @@ static void test_utf8_exhaustive(void)
     CU_ASSERT(ws_utf8_valid((const uint8_t *)"", 0, NULL));
 }
 
-/* A long mixed text, every way into fragments and feeds: valid, and an invalid byte found at
- * its absolute offset whichever fragment and feed it falls in. */
+/* Deterministic xorshift for the random tests. */
+static uint32_t next_random(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* A random text of ASCII runs and characters of every length, with a rare invalid piece. */
+static size_t random_text(uint32_t *rng, uint8_t *out, size_t cap)
+{
+    static const char *const valid[] = {
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x99\x82", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf",
+        "\xee\x80\x80", "\xef\xbf\xbf", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xf0\x90\x80\x80",
+    };
+    static const char *const invalid[] = {
+        "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xf5\x80\x80\x80", "\xff", "\xe2\x82", "\xe0\x80\x80",
+        "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xc3", "\xf0\x9f\x99",
+    };
+    size_t n = 0, target = next_random(rng) % cap;
+    while (n < target) {
+        uint32_t r = next_random(rng);
+        const char *piece;
+        char ascii[48];
+        if (r % 3 == 0) {
+            size_t k = (r >> 8) % 47;
+            for (size_t i = 0; i < k; i++)
+                ascii[i] = (char)(' ' + (r >> (i % 24)) % 90);
+            ascii[k] = '\0';
+            piece = ascii;
+        } else if (r % 97 == 1) {
+            piece = invalid[(r >> 8) % (sizeof invalid / sizeof invalid[0])];
+        } else {
+            piece = valid[(r >> 8) % (sizeof valid / sizeof valid[0])];
+        }
+        size_t k = strlen(piece);
+        if (n + k > cap)
+            break;
+        memcpy(out + n, piece, k);
+        n += k;
+    }
+    return n;
+}
+
+/* The fast validator (word-at-a-time, and 32-byte blocks where the CPU has AVX2) against
+ * the reference, each text in an allocation that ends where it ends, and as a message
+ * parsed in random pieces. */
+static void test_utf8_random_long(void)
+{
+    uint32_t rng = 2463534242u;
+    int mismatches = 0;
+    uint8_t text[700];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = random_text(&rng, text, sizeof text);
+        uint8_t *tight = malloc(n ? n : 1);
+        memcpy(tight, text, n);
+        size_t bad_a = 0, bad_b = 0;
+        bool a = ws_utf8_valid(tight, n, &bad_a), b = reference_utf8(text, n, &bad_b);
+        if (a != b || (!a && bad_a != bad_b)) {
+            if (!mismatches)
+                fprintf(stderr, "\n  iteration %d: n=%zu valid %d/%d at %zu/%zu\n", iter, n, a, b,
+                        bad_a, bad_b);
+            mismatches++;
+        }
+        free(tight);
+        if (iter % 10)
+            continue;
+        buf frame_bytes = {0};
+        frame(&frame_bytes, true, WS_OP_TEXT, (const char *)text, n, false);
+        size_t cuts[3];
+        for (size_t c = 0; c < 3; c++)
+            cuts[c] = frame_bytes.len ? next_random(&rng) % frame_bytes.len : 0;
+        for (size_t c = 1; c < 3; c++) /* sorted */
+            for (size_t d = c; d > 0 && cuts[d - 1] > cuts[d]; d--) {
+                size_t t = cuts[d];
+                cuts[d] = cuts[d - 1];
+                cuts[d - 1] = t;
+            }
+        char *log = parse_cuts(WS_ROLE_CLIENT, 0, (const uint8_t *)frame_bytes.data,
+                               frame_bytes.len, cuts, 3);
+        char expected[64];
+        size_t head = frame_bytes.len - n;
+        snprintf(expected, sizeof expected, "error(1007,11@%zu) ", bad_b + head);
+        if (b ? strstr(log, "error") != NULL : strstr(log, expected) == NULL) {
+            if (!mismatches)
+                fprintf(stderr, "\n  iteration %d as a message: %s\n", iter, log);
+            mismatches++;
+        }
+        free(log);
+        buf_free(&frame_bytes);
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
+/* A mixed text, every way into three fragments, every way into feeds: valid; then each byte
+ * broken in turn: the error at the absolute offset of the first invalid byte, wherever the
+ * fragment and feed boundaries fall. */
 static void test_utf8_across_fragments_and_feeds(void)
 {
     static const char text[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x99\x82z"; /* a é € 🙂 z */
@@ -483,43 +583,36 @@ static void test_utf8_across_fragments_and_feeds(void)
             frame(&b, false, WS_OP_CONTINUATION, text + f1, f2 - f1, false);
             frame(&b, true, WS_OP_CONTINUATION, text + f2, n - f2, false);
             buf exp = {0};
-            buf_printf(&exp, "<1%zu@0>start(1)[<0%zu@%zu>", f1, f2 - f1, f1 + 2);
-            check_splits(WS_ROLE_CLIENT, 0, (const uint8_t *)b.data, b.len, NULL);
-            char *got = parse_all(WS_ROLE_CLIENT, (const uint8_t *)b.data, b.len);
-            CU_ASSERT(strstr(got, text) == NULL || strstr(got, "]end") != NULL);
-            CU_ASSERT(strstr(got, "error") == NULL);
-            free(got);
+            buf_printf(&exp, "<1,%zu@0>start(1)[", f1);
+            buf_append(&exp, text, f1);
+            buf_printf(&exp, "<0,%zu@%zu>", f2 - f1, f1 + 2);
+            buf_append(&exp, text + f1, f2 - f1);
+            buf_printf(&exp, "<0F,%zu@%zu>", n - f2, f2 + 4);
+            buf_append(&exp, text + f2, n - f2);
+            buf_append_str(&exp, "]end ");
+            check_splits(WS_ROLE_CLIENT, 0, (const uint8_t *)b.data, b.len, exp.data);
             buf_free(&exp);
             buf_free(&b);
         }
-    /* replace each byte in turn by one that breaks the text there */
     for (size_t bad = 0; bad < n; bad++)
-        for (size_t f1 = 0; f1 <= n; f1 += 3) {
+        for (size_t f1 = 0; f1 <= n; f1++) {
             char broken[sizeof text];
             memcpy(broken, text, sizeof text);
             broken[bad] = (char)((uint8_t)text[bad] >= 0x80 ? 'x' : 0xff);
-            size_t expect_at = 0;
-            bool valid = ws_utf8_valid((const uint8_t *)broken, n, &expect_at);
+            size_t at = 0;
+            CU_ASSERT(!reference_utf8((const uint8_t *)broken, n, &at));
             buf b = {0};
             frame(&b, false, WS_OP_TEXT, broken, f1, false);
             frame(&b, true, WS_OP_CONTINUATION, broken + f1, n - f1, false);
-            recorder r;
-            rec_init(&r, WS_ROLE_CLIENT);
-            for (size_t i = 0; i < b.len; i++) /* byte by byte */
-                ws_parse(&r.p, (const uint8_t *)b.data + i, 1);
-            /* header bytes before the broken byte: 2, plus 2 more past the first fragment */
-            uint64_t abs = expect_at + 2 + (expect_at >= f1 ? 2 : 0);
-            if (!valid && expect_at == f1 && bad != f1 && !r.errors)
-                abs += 0;
-            CU_ASSERT(!valid);
-            CU_ASSERT_EQUAL(r.errors, 1);
-            CU_ASSERT_EQUAL(r.last.kind, WS_ERR_INVALID_UTF8);
-            /* a truncated sequence reports its lead byte; that may sit before the cut */
-            if (r.last.offset != abs)
-                fprintf(stderr, "\n  bad=%zu f1=%zu: offset %llu, expected %llu\n", bad, f1,
-                        (unsigned long long)r.last.offset, (unsigned long long)abs);
-            CU_ASSERT_EQUAL(r.last.offset, abs);
-            free(rec_take(&r));
+            uint64_t abs = at + 2 + (at >= f1 ? 2 : 0); /* headers before that byte */
+            char expected[64];
+            snprintf(expected, sizeof expected, "error(1007,11@%llu) ", (unsigned long long)abs);
+            char *log = parse_all(WS_ROLE_CLIENT, (const uint8_t *)b.data, b.len);
+            CU_ASSERT(strstr(log, expected) != NULL);
+            if (!strstr(log, expected))
+                fprintf(stderr, "\n  bad=%zu f1=%zu: %s (expected %s)\n", bad, f1, log, expected);
+            free(log);
+            check_splits(WS_ROLE_CLIENT, 0, (const uint8_t *)b.data, b.len, NULL);
             buf_free(&b);
         }
 }
@@ -646,7 +739,7 @@ static void test_client_frames_and_close_payloads(void)
     CU_ASSERT(memcmp(b.data + 8, "\x81\x80\x14\x15\x16\x17", 6) == 0);
     CU_ASSERT_EQUAL(ws_write_client_frame(&b, failing_rng, NULL, true, WS_OP_TEXT, "", 0), -1);
     char *log = parse_all(WS_ROLE_SERVER, (const uint8_t *)b.data, b.len);
-    CU_ASSERT_STRING_EQUAL(log, "<1F2@0>start(1)[hi]end <1F0@8>start(1)[]end ");
+    CU_ASSERT_STRING_EQUAL(log, "<1F,2@0>start(1)[hi]end <1F,0@8>start(1)[]end ");
     free(log);
     buf_free(&b);
 
@@ -929,7 +1022,7 @@ static void test_close_registry_errors(void)
          "    strictness: must\n    role: any\n"
          "  - range: [1000, 65535]\n    name: b\n    valid_on_wire: true\n"
          "    strictness: must\n    role: any\n",
-         "t.yaml:7:1: code 1000 overlap the entry at line 2"},
+         "t.yaml:7:5: code 1000 is already covered by the entry at line 2"},
         {"codes:\n  - range: [0, 999]\n    name: a\n    valid_on_wire: true\n"
          "    strictness: must\n    role: any\n"
          "  - range: [3000, 65535]\n    name: b\n    valid_on_wire: true\n"
@@ -1309,7 +1402,7 @@ static void test_model_messages(void)
     accept_handshake(&f, 13 * MS, NULL);
     server_sends(&f, 14 * MS, "\x81\x06h\xc3\xa9llo", 8);
     server_sends(&f, 17 * MS, "\x82\x04\x00\x01\xfe\xff", 6);
-    server_sends(&f, 18 * MS, "\x01\x02he\x89\x05ping!\x00\x02ll\x80\x01o", 19);
+    server_sends(&f, 18 * MS, "\x01\x02he\x89\x05ping!\x00\x02ll\x80\x01o", 18);
     server_sends(&f, 19 * MS, "\x81\x04\xf0\x9f\x99\x82", 6); /* one astral: 2 units */
     server_sends(&f, 63 * MS, "\x88\x02\x03\xe8", 4);
     ws_tcp_closed(&f.w, 80 * MS, true);
@@ -1504,7 +1597,7 @@ static void test_model_after_close(void)
     f.on_open = close_now;
     f.n_on_open = 1;
     accept_handshake(&f, 1 * MS, NULL);
-    server_sends(&f, 2 * MS, "\x81\x01" "a\x89\x01p\x81\x01\xff\x88\x02\x03\xe8", 12);
+    server_sends(&f, 2 * MS, "\x81\x01" "a\x89\x01p\x81\x01\xff\x88\x02\x03\xe8", 13);
     ws_tcp_closed(&f.w, 3 * MS, true);
     expect_page(&f, "constructed/rs0 open/rs1 call:close/rs2 close(1000,'',clean=True)/rs3");
     expect_written(&f, "close(1000,'') ");
@@ -1515,7 +1608,7 @@ static void test_model_after_close(void)
     f.close_on_message = true;
     accept_handshake(&f, 1 * MS, NULL);
     server_sends(&f, 2 * MS, "\x81\x01" "a\x81\x01" "b", 6);
-    expect_page(&f, "constructed/rs0 open/rs1 message('a',1)/rs1");
+    expect_page(&f, "constructed/rs0 open/rs1 message('a',1)/rs1 call:close/rs2");
     CU_ASSERT_EQUAL(f.w.ready_state, WS_CLOSING);
     expect_written(&f, "close(1000,'') ");
     ws_teardown(&f);
@@ -1605,7 +1698,8 @@ static void test_model_harness_actions(void)
     drain(&f);
     expect_written(&f, "ping(6862) ERROR(unmasked frame from the client) ");
     /* a raw close starts the closing handshake */
-    ws_parser_init(&f.server.p, WS_ROLE_SERVER, &f.server.p.cb, &f.server);
+    ws_parser_callbacks cb = f.server.p.cb;
+    ws_parser_init(&f.server.p, WS_ROLE_SERVER, &cb, &f.server);
     ws_frame_spec close_frame = {.fin = true, .opcode = WS_OP_CLOSE, .mask = true,
                                  .key = {9, 9, 9, 9}, .payload = "\x03\xe8", .len = 2};
     CU_ASSERT_EQUAL(ws_send_raw(&f.w, 4 * MS, &close_frame), 0);
@@ -1657,6 +1751,7 @@ CU_ErrorCode register_ws_tests(void)
         !CU_add_test(s, "stop from a callback, discard mode", test_stop_and_discard) ||
         !CU_add_test(s, "UTF-8 against a reference", test_utf8_exhaustive) ||
         !CU_add_test(s, "UTF-8 across fragments and feeds", test_utf8_across_fragments_and_feeds) ||
+        !CU_add_test(s, "UTF-8: long random texts", test_utf8_random_long) ||
         !CU_add_test(s, "masking", test_mask) ||
         !CU_add_test(s, "writer: exact bytes", test_writer_exact_bytes) ||
         !CU_add_test(s, "client frames, close payloads", test_client_frames_and_close_payloads) ||
