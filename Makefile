@@ -72,7 +72,7 @@ $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libcomet.a
 check: deps $(BUILD)/comet $(BUILD)/test_runner
 	cd $(CURDIR) && COMET=$(BUILD)/comet $(BUILD)/test_runner
 	COMET=$(BUILD)/comet sh ci/integration.sh
-	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES)
+	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES) --retries 3
 
 unit: deps $(BUILD)/test_runner
 	$(BUILD)/test_runner
@@ -81,7 +81,7 @@ integration: deps $(BUILD)/comet
 	COMET=$(BUILD)/comet sh ci/integration.sh
 
 browser-truth: deps $(BUILD)/comet
-	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES)
+	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES) --retries 3
 
 demo: deps $(BUILD)/comet
 	@mkdir -p reports/out
