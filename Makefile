@@ -27,7 +27,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 TRUTH ?= ../shared/browser-truth
 TRUTH_CATEGORIES ?= xhr-readystate,xhr-progress,xhr-timeout,comet,cors
 
-.PHONY: all deps check unit integration demo bench fuzz asan valgrind install clean browser-truth
+.PHONY: all deps check unit integration interop demo bench fuzz asan valgrind install clean browser-truth
 
 all: deps $(BUILD)/comet
 
@@ -72,6 +72,7 @@ $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libcomet.a
 check: deps $(BUILD)/comet $(BUILD)/test_runner
 	cd $(CURDIR) && COMET=$(BUILD)/comet $(BUILD)/test_runner
 	COMET=$(BUILD)/comet sh ci/integration.sh
+	COMET=$(BUILD)/comet sh ci/cors-policy-selftest.sh
 	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES) --retries 3
 
 unit: deps $(BUILD)/test_runner
@@ -79,6 +80,10 @@ unit: deps $(BUILD)/test_runner
 
 integration: deps $(BUILD)/comet
 	COMET=$(BUILD)/comet sh ci/integration.sh
+
+# Real servers from Debian packages, started on loopback by the scripts.
+interop: deps $(BUILD)/comet
+	COMET=$(BUILD)/comet sh ci/interop-nginx.sh
 
 browser-truth: deps $(BUILD)/comet
 	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES) --retries 3

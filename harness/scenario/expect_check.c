@@ -12,7 +12,25 @@
 #include <strings.h>
 
 #define SHOW_TEXT_BYTES 200  /* of observed or expected text in a reason line */
+#define SHOW_CONSOLE_BYTES 1000 /* console messages carry the reason after a long URL */
 #define SHOW_SEQ_ITEMS 50    /* entries of an observed sequence in a reason line */
+
+/* How a text expectation reads where its value may be missing: a header the page cannot
+ * see, a header not on the wire, no console message. */
+typedef struct match_words {
+    const char *absent;  /* "expected ..." when the value must not be there */
+    const char *present; /* "expected ..." when any value will do */
+    const char *missing; /* "observed ..." when it is not there */
+    size_t show;         /* observed bytes shown */
+} match_words;
+
+static const match_words text_words = {"null", "a value", "null", SHOW_TEXT_BYTES};
+static const match_words header_words = {"null (not visible)", "a visible value", "null",
+                                         SHOW_TEXT_BYTES};
+static const match_words wire_words = {"no such header", "the header, with any value",
+                                       "no such header", SHOW_TEXT_BYTES};
+static const match_words console_words = {"no message", "a message", "no message",
+                                          SHOW_CONSOLE_BYTES};
 
 /* ---- pattern matching --------------------------------------------------------------- */
 
@@ -183,22 +201,22 @@ static size_t append_quoted(buf *b, const char *s, size_t len, size_t max)
     return i;
 }
 
-/* Observed text: null, or quoted; the size when asked or when cut. */
-static void append_observed_text(buf *b, const char *s, bool with_size)
+/* Observed text: missing, or quoted; the size when asked or when cut. */
+static void append_observed_text(buf *b, const char *s, bool with_size, const match_words *w)
 {
     if (!s) {
-        buf_append_str(b, "null");
+        buf_append_str(b, w->missing);
         return;
     }
     size_t len = strlen(s);
-    size_t shown = append_quoted(b, s, len, SHOW_TEXT_BYTES);
+    size_t shown = append_quoted(b, s, len, w->show);
     if (shown < len)
         buf_printf(b, " (%zu bytes, first %zu shown)", len, shown);
     else if (with_size)
         buf_printf(b, " (%zu bytes)", len);
 }
 
-static void append_expected_text(buf *b, const text_match *m)
+static void append_expected_text(buf *b, const text_match *m, const match_words *w)
 {
     const char *v = m->value ? m->value : "";
     switch (m->kind) {
@@ -214,8 +232,17 @@ static void append_expected_text(buf *b, const text_match *m)
     case TM_REGEX:
         buf_append_str(b, "expected to match regex ");
         break;
+    case TM_NOT_EQUALS:
+        buf_append_str(b, "expected anything but ");
+        break;
+    case TM_LIST_ITEM:
+        buf_append_str(b, "expected a list with the item ");
+        break;
     case TM_ABSENT:
-        buf_append_str(b, "expected null (not visible)");
+        buf_printf(b, "expected %s", w->absent);
+        return;
+    case TM_PRESENT:
+        buf_printf(b, "expected %s", w->present);
         return;
     }
     size_t len = strlen(v);
@@ -380,15 +407,15 @@ static bool check_int(const char *what, const opt_int *o, int64_t observed, reas
 }
 
 static bool check_text(const char *what, const text_match *m, const char *observed,
-                       bool with_size, reasons *out)
+                       bool with_size, const match_words *w, reasons *out)
 {
     if (!m || text_match_ok(m, observed))
         return true;
     buf b = {0};
     append_label(&b, what, m->pos);
-    append_expected_text(&b, m);
+    append_expected_text(&b, m, w);
     buf_append_str(&b, ", observed ");
-    append_observed_text(&b, observed, with_size);
+    append_observed_text(&b, observed, with_size, w);
     add_reason(out, &b);
     return false;
 }
@@ -401,10 +428,147 @@ static bool check_headers(const expect *e, const xhr_final *f, reasons *out)
         char *value = header_lookup(f->all_headers, h->name);
         buf what = {0};
         buf_printf(&what, "header %s", h->name);
-        ok &= check_text(what.data ? what.data : "header", &h->match, value, false, out);
+        ok &= check_text(what.data ? what.data : "header", &h->match, value, false,
+                         &header_words, out);
         buf_free(&what);
         free(value);
     }
+    return ok;
+}
+
+static bool method_matches(const char *want, const trace_event *ev)
+{
+    return !want || (ev->method && strcasecmp(ev->method, want) == 0);
+}
+
+/* The response heads (trace "response" events) of the step a wire_headers item looks at. */
+static size_t count_responses(const char *method, const trace *t, size_t from, size_t to)
+{
+    size_t n = 0;
+    for (size_t i = from; i < to; i++)
+        if (!strcmp(t->events[i].ev, "response") && method_matches(method, &t->events[i]))
+            n++;
+    return n;
+}
+
+/* One wire_headers item against every response head of its method; with several, the
+ * reason says which one broke it. */
+static bool check_wire_header(const wire_header_expect *w, const trace *t, size_t from,
+                              size_t to, reasons *out)
+{
+    buf what = {0};
+    buf_printf(&what, "wire_headers %s%s%s", w->method ? w->method : "", w->method ? " " : "",
+               w->name);
+    size_t n = count_responses(w->method, t, from, to), k = 0;
+    bool ok = n > 0;
+    if (n == 0) {
+        buf b = {0};
+        append_label(&b, what.data ? what.data : "wire_headers", w->match.pos);
+        append_expected_text(&b, &w->match, &wire_words);
+        buf_printf(&b, ", observed no %s%sresponse", w->method ? w->method : "",
+                   w->method ? " " : "");
+        note_truncation(&b, t);
+        add_reason(out, &b);
+    }
+    for (size_t i = from; i < to && n > 0; i++) {
+        const trace_event *ev = &t->events[i];
+        if (strcmp(ev->ev, "response") || !method_matches(w->method, ev))
+            continue;
+        k++;
+        char *value = header_lookup(ev->detail, w->name);
+        if (!text_match_ok(&w->match, value)) {
+            buf b = {0};
+            append_label(&b, what.data ? what.data : "wire_headers", w->match.pos);
+            append_expected_text(&b, &w->match, &wire_words);
+            buf_append_str(&b, ", observed ");
+            append_observed_text(&b, value, false, &wire_words);
+            if (n > 1)
+                buf_printf(&b, " (response %zu of %zu: %s %d %s)", k, n,
+                           ev->method ? ev->method : "?", ev->status, ev->url ? ev->url : "");
+            add_reason(out, &b);
+            ok = false;
+        }
+        free(value);
+    }
+    buf_free(&what);
+    return ok;
+}
+
+static bool check_wire_headers(const expect *e, const trace *t, size_t from, size_t to,
+                               reasons *out)
+{
+    bool ok = true;
+    for (size_t i = 0; i < e->n_wire_headers; i++)
+        ok &= check_wire_header(&e->wire_headers[i], t, from, to, out);
+    return ok;
+}
+
+/* Whether n lies within [lo, hi]; *broken is the bound it crossed. */
+static bool within(const opt_int *lo, const opt_int *hi, int64_t n, const opt_int **broken)
+{
+    *broken = lo->present && n < lo->value ? lo : hi->present && n > hi->value ? hi : NULL;
+    return *broken == NULL;
+}
+
+/* "expected 2", "expected at least 1" */
+static void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi,
+                                  const opt_int *broken)
+{
+    bool exact = lo->present && hi->present && lo->value == hi->value;
+    buf_printf(b, "expected %s%" PRId64, exact ? "" : broken == lo ? "at least " : "at most ",
+               broken->value);
+}
+
+static bool check_requests(const expect *e, const trace *t, size_t from, size_t to,
+                           reasons *out)
+{
+    bool ok = true;
+    for (size_t r = 0; r < e->n_requests; r++) {
+        const request_count_expect *q = &e->requests[r];
+        int64_t n = 0;
+        const opt_int *broken;
+        for (size_t i = from; i < to; i++)
+            if (!strcmp(t->events[i].ev, "request") && method_matches(q->method, &t->events[i]))
+                n++;
+        if (within(&q->min, &q->max, n, &broken))
+            continue;
+        buf b = {0}, what = {0};
+        buf_printf(&what, "requests%s%s", q->method ? " " : "", q->method ? q->method : "");
+        append_label(&b, what.data ? what.data : "requests", broken->pos);
+        append_expected_count(&b, &q->min, &q->max, broken);
+        buf_printf(&b, ", observed %" PRId64, n);
+        note_truncation(&b, t);
+        add_reason(out, &b);
+        buf_free(&what);
+        ok = false;
+    }
+    return ok;
+}
+
+/* The step's console messages, one a line; NULL when there is none. */
+static char *console_text(const trace *t, size_t from, size_t to)
+{
+    buf b = {0};
+    bool any = false;
+    for (size_t i = from; i < to; i++) {
+        const trace_event *ev = &t->events[i];
+        if (strcmp(ev->ev, "console"))
+            continue;
+        buf_printf(&b, "%s%s", any ? "\n" : "", ev->detail ? ev->detail : "");
+        any = true;
+    }
+    if (!any)
+        return NULL;
+    return b.data ? buf_take(&b) : strdup("");
+}
+
+static bool check_console(const expect *e, const trace *t, size_t from, size_t to, reasons *out)
+{
+    if (!e->console)
+        return true;
+    char *text = console_text(t, from, to);
+    bool ok = check_text("console", e->console, text, false, &console_words, out);
+    free(text);
     return ok;
 }
 
@@ -484,25 +648,19 @@ static bool check_elapsed(const expect *e, const xhr_final *f, reasons *out)
 static bool check_progress_count(const expect *e, const trace *t, size_t from, size_t to,
                                  reasons *out)
 {
-    const opt_int *lo = &e->progress_min, *hi = &e->progress_max;
+    const opt_int *lo = &e->progress_min, *hi = &e->progress_max, *broken;
     if (!lo->present && !hi->present)
         return true;
     int64_t n = 0;
     for (size_t i = from; i < to; i++)
         if (t->events[i].ev && strcmp(t->events[i].ev, "progress") == 0)
             n++;
-    bool exact = lo->present && hi->present && lo->value == hi->value;
-    const opt_int *broken = NULL;
-    if (lo->present && n < lo->value)
-        broken = lo;
-    else if (hi->present && n > hi->value)
-        broken = hi;
-    if (!broken)
+    if (within(lo, hi, n, &broken))
         return true;
     buf b = {0};
     append_label(&b, "progress_count", broken->pos);
-    buf_printf(&b, "expected %s%" PRId64 ", observed %" PRId64,
-               exact ? "" : broken == lo ? "at least " : "at most ", broken->value, n);
+    append_expected_count(&b, lo, hi, broken);
+    buf_printf(&b, ", observed %" PRId64, n);
     note_truncation(&b, t);
     add_reason(out, &b);
     return false;
@@ -524,17 +682,21 @@ bool expect_check_xhr(const expect *e, const trace *t, size_t from, size_t to,
     if (e->events.present)
         ok &= check_events(e, t, from, to, out);
     ok &= check_int("status", &e->status, f->status, out);
-    ok &= check_text("status_text", e->status_text, f->status_text, false, out);
+    ok &= check_text("status_text", e->status_text, f->status_text, false, &text_words, out);
     ok &= check_int("ready_state", &e->ready_state, f->ready_state, out);
     ok &= check_headers(e, f, out);
-    ok &= check_text("all_headers", e->all_headers, f->all_headers, true, out);
+    ok &= check_text("all_headers", e->all_headers, f->all_headers, true, &text_words, out);
     for (size_t i = 0; i < e->n_response_text; i++)
-        ok &= check_text("response_text", &e->response_text[i], f->response_text, true, out);
-    ok &= check_text("response_url", e->response_url, f->response_url, false, out);
+        ok &= check_text("response_text", &e->response_text[i], f->response_text, true,
+                         &text_words, out);
+    ok &= check_text("response_url", e->response_url, f->response_url, false, &text_words, out);
     if (e->loaded.present || e->total.present || e->length_computable.present)
         ok &= check_progress_fields(e, t, from, to, out);
     ok &= check_elapsed(e, f, out);
     ok &= check_progress_count(e, t, from, to, out);
+    ok &= check_wire_headers(e, t, from, to, out);
+    ok &= check_requests(e, t, from, to, out);
+    ok &= check_console(e, t, from, to, out);
     return ok;
 }
 
@@ -573,13 +735,37 @@ char *header_lookup(const char *all_headers, const char *name)
     return buf_take(&value);
 }
 
+/* Whether a comma-separated list (HTTP's #list, optional whitespace around items) holds
+ * item, ignoring case. */
+static bool list_has_item(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t trimmed = len;
+        while (trimmed && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+            trimmed--;
+        if (trimmed == n && n && strncasecmp(p, item, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 bool text_match_ok(const text_match *m, const char *s)
 {
     if (m->kind == TM_ABSENT)
         return s == NULL;
+    if (m->kind == TM_PRESENT)
+        return s != NULL;
+    const char *v = m->value ? m->value : "";
+    if (m->kind == TM_NOT_EQUALS)
+        return !s || strcmp(s, v) != 0; /* what is not there differs from any text */
     if (!s)
         return false;
-    const char *v = m->value ? m->value : "";
     switch (m->kind) {
     case TM_EQUALS:
         return strcmp(s, v) == 0;
@@ -587,6 +773,8 @@ bool text_match_ok(const text_match *m, const char *s)
         return strstr(s, v) != NULL;
     case TM_NOT_CONTAINS:
         return strstr(s, v) == NULL;
+    case TM_LIST_ITEM:
+        return list_has_item(s, v);
     case TM_REGEX: {
         regex_t re;
         if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)

@@ -6,6 +6,8 @@
  * error names file:line:column of the offending node; the first error wins. */
 #include "scenario/loader.h"
 
+#include "browser/request_headers.h"
+#include "scenario/cors_policy.h"
 #include "util/buf.h"
 
 #include <ctype.h>
@@ -13,6 +15,7 @@
 #include <fcntl.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,8 @@
 #define MAX_REPEAT 100000
 #define MAX_HEADERS 1000                   /* per request, per expectation */
 #define MAX_VAR_NAME 128
+#define MAX_POLICY_ITEMS 100               /* per list of a cors_policy */
+#define MAX_POLICY_URLS 20
 
 /* ---- the node tree ------------------------------------------------------------------ */
 
@@ -855,7 +860,12 @@ static int parse_pattern(loader *L, const ynode *n, const char *key, src_pos pos
     return 0;
 }
 
-static const char *const text_match_keys[] = {"equals", "contains", "not_contains", "regex", NULL};
+static const char *const text_match_keys[] = {
+    "equals", "contains", "not_contains", "regex", "not_equals", "list_item", "present", NULL,
+};
+static const text_match_kind text_match_kinds[] = {
+    TM_EQUALS, TM_CONTAINS, TM_NOT_CONTAINS, TM_REGEX, TM_NOT_EQUALS, TM_LIST_ITEM, TM_PRESENT,
+};
 
 static int validate_regex(loader *L, const ynode *n, const char *key)
 {
@@ -871,8 +881,31 @@ static int validate_regex(loader *L, const ynode *n, const char *key)
     return fail(L, n, "bad regex %s for `%s`: %s", got, key, why);
 }
 
+/* { present: true } or { present: false }: only where a value can be missing. */
+static int parse_presence(loader *L, const ynode *v, const char *key, bool allow_absent,
+                          text_match *m)
+{
+    bool there;
+    if (!allow_absent)
+        return fail(L, v, "`present` applies only where a value can be missing (headers, "
+                    "wire_headers, console), not to `%s`", key);
+    if (get_bool(L, v, "present", &there) < 0)
+        return -1;
+    m->kind = there ? TM_PRESENT : TM_ABSENT;
+    return 0;
+}
+
+/* A list_item is one element of a comma-separated list: no comma, not empty. */
+static int validate_list_item(loader *L, const ynode *v, const char *key)
+{
+    if (v->len == 0 || memchr(v->text, ',', v->len))
+        return fail(L, v, "`list_item` for `%s` is one item of a comma-separated list: "
+                    "not empty and without a comma", key);
+    return 0;
+}
+
 /* A plain scalar means equals; a mapping names one kind. Null means "absent" where
- * allow_absent (response headers) and is an error elsewhere. */
+ * allow_absent (response headers, wire headers, console) and is an error elsewhere. */
 static int parse_text_match(loader *L, const ynode *n, const char *key, src_pos pos,
                             bool allow_absent, text_match *m)
 {
@@ -887,22 +920,26 @@ static int parse_text_match(loader *L, const ynode *n, const char *key, src_pos 
     }
     if (n->kind != Y_MAP)
         return fail_type(L, n, "a string or a mapping with one of equals, contains, "
-                         "not_contains, regex", key);
+                         "not_contains, regex, not_equals, list_item, present", key);
     char where[96];
     snprintf(where, sizeof where, "the text match of `%s`", key);
     if (check_keys(L, n, text_match_keys, where) < 0)
         return -1;
     if (n->n_kids != 2)
         return fail(L, n->n_kids ? n->kids[2] : n, "a text match for `%s` takes exactly one "
-                    "of equals, contains, not_contains, regex", key);
-    static const text_match_kind kinds[] = {TM_EQUALS, TM_CONTAINS, TM_NOT_CONTAINS, TM_REGEX};
+                    "of equals, contains, not_contains, regex, not_equals, list_item, present",
+                    key);
     const ynode *k = n->kids[0], *v = n->kids[1];
     for (size_t i = 0; text_match_keys[i]; i++)
         if (key_is(k, text_match_keys[i]))
-            m->kind = kinds[i];
+            m->kind = text_match_kinds[i];
+    if (m->kind == TM_PRESENT)
+        return parse_presence(L, v, key, allow_absent, m);
     if (v->kind != Y_SCALAR || is_null(v))
         return fail_type(L, v, "a string", key);
     if (m->kind == TM_REGEX && validate_regex(L, v, key) < 0)
+        return -1;
+    if (m->kind == TM_LIST_ITEM && validate_list_item(L, v, key) < 0)
         return -1;
     return copy_text(L, v, key, false, &m->value);
 }
@@ -1034,12 +1071,128 @@ static int parse_opt_int(loader *L, const ynode *map, const char *key, int64_t l
     return 0;
 }
 
+/* HTTP's token: methods and header names. */
+static bool is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && !(c && strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* The outer keys of wire_headers and requests: a request method, or `any` (*out = NULL). */
+static int parse_method_key(loader *L, const ynode *map, size_t i, const char *key, char **out)
+{
+    const ynode *k = map->kids[2 * i];
+    if (k->kind != Y_SCALAR || is_null(k) || !is_token(k->text, k->len))
+        return fail_type(L, k, "a request method (GET, OPTIONS, ...) or `any`", key);
+    for (size_t j = 0; j < i; j++)
+        if (strcasecmp(map->kids[2 * j]->text, k->text) == 0)
+            return fail(L, k, "method `%s` appears twice in `%s` (first at %d:%d)", k->text, key,
+                        map->kids[2 * j]->line, map->kids[2 * j]->col);
+    *out = NULL;
+    return key_is(k, "any") ? 0 : copy_text(L, k, key, false, out);
+}
+
+static int parse_wire_header(loader *L, const ynode *k, const ynode *v, const char *method,
+                             wire_header_expect *w, const wire_header_expect *seen, size_t n_seen)
+{
+    if (k->kind != Y_SCALAR || !is_token(k->text, k->len))
+        return fail_type(L, k, "a header name", "wire_headers");
+    if (!(w->name = lower_dup(k->text)) || (method && !(w->method = strdup(method))))
+        return fail(L, k, "out of memory");
+    for (size_t j = 0; j < n_seen; j++)
+        if (strcmp(seen[j].name, w->name) == 0 &&
+            (method ? seen[j].method && strcasecmp(seen[j].method, method) == 0 : !seen[j].method))
+            return fail(L, k, "header `%s` is expected twice for %s (first at %d:%d)", w->name,
+                        method ? method : "any", seen[j].match.pos.line, seen[j].match.pos.col);
+    return parse_text_match(L, v, w->name, pos_of(L, k), true, &w->match);
+}
+
+/* wire_headers: { OPTIONS: { access-control-max-age: "600" }, any: { vary: ... } } */
+static int parse_wire_headers(loader *L, const ynode *n, expect *e)
+{
+    size_t total = 0;
+    char *method = NULL;
+    if (require_map(L, n, "wire_headers") < 0)
+        return -1;
+    for (size_t i = 0; i < n->n_kids / 2; i++) {
+        if (parse_method_key(L, n, i, "wire_headers", &method) < 0)
+            return -1;
+        free(method);
+        if (require_map(L, n->kids[2 * i + 1], "wire_headers") < 0)
+            return -1;
+        total += n->kids[2 * i + 1]->n_kids / 2;
+    }
+    if (total > MAX_HEADERS)
+        return fail(L, n, "more than %d headers", MAX_HEADERS);
+    if (total == 0)
+        return 0;
+    if (!(e->wire_headers = calloc(total, sizeof *e->wire_headers)))
+        return fail(L, n, "out of memory");
+    for (size_t i = 0; i < n->n_kids / 2; i++) {
+        const ynode *hs = n->kids[2 * i + 1];
+        int rc = parse_method_key(L, n, i, "wire_headers", &method);
+        for (size_t j = 0; rc == 0 && j < hs->n_kids; j += 2) {
+            wire_header_expect *w = &e->wire_headers[e->n_wire_headers++];
+            rc = parse_wire_header(L, hs->kids[j], hs->kids[j + 1], method, w, e->wire_headers,
+                                   e->n_wire_headers - 1);
+        }
+        free(method);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* requests: { OPTIONS: 1, PUT: { min: 1, max: 2 }, any: 3 } */
+static int parse_request_counts(loader *L, const ynode *n, expect *e)
+{
+    if (require_map(L, n, "requests") < 0)
+        return -1;
+    size_t count = n->n_kids / 2;
+    if (count == 0)
+        return 0;
+    if (!(e->requests = calloc(count, sizeof *e->requests)))
+        return fail(L, n, "out of memory");
+    e->n_requests = count;
+    for (size_t i = 0; i < count; i++) {
+        request_count_expect *r = &e->requests[i];
+        const ynode *v = n->kids[2 * i + 1];
+        int64_t x;
+        if (parse_method_key(L, n, i, "requests", &r->method) < 0)
+            return -1;
+        if (v->kind == Y_MAP) {
+            if (parse_bounds(L, v, "requests", false, &r->min, &r->max) < 0)
+                return -1;
+            continue;
+        }
+        if (get_int(L, v, "requests", 0, INT32_MAX, &x) < 0)
+            return -1;
+        set_opt_int(&r->min, x, pos_of(L, n->kids[2 * i]));
+        set_opt_int(&r->max, x, pos_of(L, n->kids[2 * i]));
+    }
+    return 0;
+}
+
+static int parse_console(loader *L, const ynode *n, src_pos pos, expect *e)
+{
+    if (!(e->console = calloc(1, sizeof *e->console)))
+        return fail(L, n, "out of memory");
+    return parse_text_match(L, n, "console", pos, true, e->console);
+}
+
 static int parse_xhr_expect(loader *L, const ynode *n, expect *e)
 {
     static const char *const keys[] = {
         "ready_states", "events", "status", "status_text", "ready_state", "headers",
         "all_headers", "response_text", "response_url", "loaded", "total",
-        "length_computable", "elapsed", "progress_count", NULL,
+        "length_computable", "elapsed", "progress_count", "wire_headers", "requests", "console",
+        NULL,
     };
     if (is_null(n))
         return 0;
@@ -1079,6 +1232,12 @@ static int parse_xhr_expect(loader *L, const ynode *n, expect *e)
     if ((v = field(L, n, "elapsed", &kp)) && parse_elapsed(L, v, kp, e) < 0)
         return -1;
     if ((v = field(L, n, "progress_count", &kp)) && parse_progress_count(L, v, kp, e) < 0)
+        return -1;
+    if ((v = field(L, n, "wire_headers", NULL)) && parse_wire_headers(L, v, e) < 0)
+        return -1;
+    if ((v = field(L, n, "requests", NULL)) && parse_request_counts(L, v, e) < 0)
+        return -1;
+    if ((v = field(L, n, "console", &kp)) && parse_console(L, v, kp, e) < 0)
         return -1;
     return 0;
 }
@@ -1482,12 +1641,212 @@ static int parse_cases(loader *L, const ynode *n, suite *s)
     for (size_t i = 0; i < n->n_kids; i++)
         if (parse_case(L, n->kids[i], &s->cases[i]) < 0)
             return -1;
-    return check_unique_names(L, s);
+    return 0;
+}
+
+/* ---- cors_policy ---------------------------------------------------------------------- */
+
+typedef int (*policy_item_check)(loader *L, const ynode *n, const char *key);
+
+static int check_policy_origin(loader *L, const ynode *n, const char *key)
+{
+    char why[300], got[64];
+    if (cors_policy_origin_valid(n->text, why, sizeof why))
+        return 0;
+    snippet(got, sizeof got, n->text, n->len);
+    return fail(L, n, "bad origin %s in `%s`: %s", got, key, why);
+}
+
+static int check_policy_method(loader *L, const ynode *n, const char *key)
+{
+    static const char *const forbidden[] = {"CONNECT", "TRACE", "TRACK", NULL};
+    if (!is_token(n->text, n->len))
+        return fail_type(L, n, "a method name", key);
+    for (size_t i = 0; forbidden[i]; i++)
+        if (strcasecmp(n->text, forbidden[i]) == 0)
+            return fail(L, n, "%s is a forbidden method: XMLHttpRequest.open() throws, so no "
+                        "page can send it", n->text);
+    return 0;
+}
+
+static int check_policy_header(loader *L, const ynode *n, const char *key)
+{
+    if (!is_token(n->text, n->len))
+        return fail_type(L, n, "a header name", key);
+    if (is_forbidden_request_header(n->text, "comet-probe"))
+        return fail(L, n, "%s is a forbidden request header: a page cannot set it, so it "
+                    "needs no CORS permission and cannot be probed", n->text);
+    return 0;
+}
+
+static int check_policy_exposed(loader *L, const ynode *n, const char *key)
+{
+    if (strcmp(n->text, "*") != 0 && !is_token(n->text, n->len))
+        return fail_type(L, n, "a header name or *", key);
+    return 0;
+}
+
+/* A list of non-empty strings, each checked, none given twice (names ignore case); a plain
+ * string stands for a list of one where one_ok. */
+static int parse_policy_list(loader *L, const ynode *n, const char *key, src_pos pos,
+                             bool one_ok, size_t max, policy_item_check check,
+                             cors_policy_list *l)
+{
+    const ynode *const *items = (const ynode *const *)n->kids;
+    size_t count = n->n_kids;
+    l->pos = pos;
+    if (one_ok && n->kind == Y_SCALAR) {
+        items = &n;
+        count = 1;
+    } else if (require_seq(L, n, key) < 0) {
+        return -1;
+    }
+    if (count > max)
+        return fail(L, n, "more than %zu entries in `%s`", max, key);
+    if (count && !(l->items = calloc(count, sizeof *l->items)))
+        return fail(L, n, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const ynode *it = items[i];
+        if (get_string(L, it, key, &l->items[i].text) < 0)
+            return -1;
+        l->items[i].pos = pos_of(L, it);
+        l->n++;
+        if (!*l->items[i].text)
+            return fail(L, it, "empty entry in `%s`", key);
+        if (check && check(L, it, key) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(l->items[j].text, l->items[i].text) == 0)
+                return fail(L, it, "`%s` lists %s twice (first at %d:%d)", key,
+                            l->items[i].text, l->items[j].pos.line, l->items[j].pos.col);
+    }
+    return 0;
+}
+
+static int parse_policy_urls(loader *L, const ynode *n, cors_policy *p)
+{
+    src_pos kp, kp2;
+    const ynode *one = field(L, n, "url", &kp), *many = field(L, n, "urls", &kp2);
+    if (one && many)
+        return fail_at(L, kp2.line, kp2.col, "give either `url` or `urls`, not both");
+    if (!one && !many)
+        return fail(L, n, "missing `url` (or `urls`) in cors_policy: the resource to probe");
+    if (one && one->kind != Y_SCALAR)
+        return fail_type(L, one, "a string", "url");
+    if (many && many->kind == Y_SEQ && many->n_kids == 0)
+        return fail(L, many, "`urls` is empty");
+    return one ? parse_policy_list(L, one, "url", kp, true, 1, NULL, &p->urls)
+               : parse_policy_list(L, many, "urls", kp2, false, MAX_POLICY_URLS, NULL, &p->urls);
+}
+
+static int parse_max_age(loader *L, const ynode *n, src_pos pos, cors_policy *p)
+{
+    int64_t us;
+    if (get_duration(L, n, "max_age", true, &us) < 0)
+        return -1;
+    if (us % 1000000 != 0)
+        return fail(L, n, "`max_age` is announced in whole seconds: write e.g. 600s (a bare "
+                    "number means milliseconds)");
+    p->has_max_age = true;
+    p->max_age_s = us / 1000000;
+    p->max_age_pos = pos;
+    return 0;
+}
+
+/* What only makes sense together: `*` alone and without credentials; methods, headers and
+ * the rest need an allowed origin to send them from. */
+static int check_policy_consistency(loader *L, const cors_policy *p)
+{
+    const cors_policy_list *o = &p->origins;
+    for (size_t i = 0; i < o->n; i++) {
+        if (strcmp(o->items[i].text, "*") != 0)
+            continue;
+        if (o->n > 1)
+            return fail_at(L, o->items[i].pos.line, o->items[i].pos.col,
+                           "`*` allows every origin: list it alone in `allowed_origins`");
+        if (p->credentials)
+            return fail_at(L, p->credentials_pos.line, p->credentials_pos.col,
+                           "`credentials: true` cannot go with the origin `*`: browsers refuse "
+                           "Access-Control-Allow-Origin: * on credentialed requests");
+    }
+    if (o->n)
+        return 0;
+    const cors_policy_list *lists[] = {&p->methods, &p->headers, &p->exposed};
+    const char *names[] = {"methods", "headers", "exposed_headers"};
+    for (size_t i = 0; i < 3; i++)
+        if (lists[i]->n)
+            return fail_at(L, lists[i]->pos.line, lists[i]->pos.col, "`%s` needs an allowed "
+                           "origin to probe from, and `allowed_origins` is empty", names[i]);
+    if (p->credentials || p->has_max_age) {
+        src_pos at = p->credentials ? p->credentials_pos : p->max_age_pos;
+        return fail_at(L, at.line, at.col, "`%s` needs an allowed origin to probe from, and "
+                       "`allowed_origins` is empty", p->credentials ? "credentials" : "max_age");
+    }
+    return 0;
+}
+
+static int parse_cors_policy(loader *L, const ynode *n, src_pos pos, cors_policy *p)
+{
+    static const char *const keys[] = {
+        "url", "urls", "allowed_origins", "methods", "headers", "exposed_headers",
+        "credentials", "max_age", NULL,
+    };
+    static const struct {
+        const char *key;
+        size_t offset;
+        policy_item_check check;
+    } lists[] = {
+        {"methods", offsetof(cors_policy, methods), check_policy_method},
+        {"headers", offsetof(cors_policy, headers), check_policy_header},
+        {"exposed_headers", offsetof(cors_policy, exposed), check_policy_exposed},
+    };
+    p->pos = pos;
+    if (require_map(L, n, "cors_policy") < 0 || check_keys(L, n, keys, "cors_policy") < 0 ||
+        parse_policy_urls(L, n, p) < 0)
+        return -1;
+    src_pos kp;
+    const ynode *v = field(L, n, "allowed_origins", &kp);
+    if (!v)
+        return fail(L, n, "missing `allowed_origins` in cors_policy (`[]` means no origin may "
+                    "read the resource)");
+    if (parse_policy_list(L, v, "allowed_origins", kp, false, MAX_POLICY_ITEMS,
+                          check_policy_origin, &p->origins) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        cors_policy_list *l = (cors_policy_list *)((char *)p + lists[i].offset);
+        if ((v = field(L, n, lists[i].key, &kp)) &&
+            parse_policy_list(L, v, lists[i].key, kp, false, MAX_POLICY_ITEMS, lists[i].check,
+                              l) < 0)
+            return -1;
+    }
+    if ((v = field(L, n, "credentials", &kp))) {
+        if (get_bool(L, v, "credentials", &p->credentials) < 0)
+            return -1;
+        p->credentials_pos = kp;
+    }
+    if ((v = field(L, n, "max_age", &kp)) && parse_max_age(L, v, kp, p) < 0)
+        return -1;
+    return check_policy_consistency(L, p);
+}
+
+/* The policy's cases go after the written ones, like any case. */
+static int add_policy_cases(loader *L, const ynode *n, src_pos pos, suite *s)
+{
+    cors_policy p = {0};
+    int rc = parse_cors_policy(L, n, pos, &p);
+    if (rc == 0 && cors_policy_generate(&p, s) < 0)
+        rc = fail(L, n, "out of memory");
+    if (rc == 0 && s->n_cases > MAX_CASES)
+        rc = fail(L, n, "more than %d cases with those of the cors_policy", MAX_CASES);
+    cors_policy_free(&p);
+    return rc;
 }
 
 static int parse_suite(loader *L, const ynode *root, suite *s)
 {
-    static const char *const keys[] = {"suite", "target", "page_origin", "timeout", "cases", NULL};
+    static const char *const keys[] = {
+        "suite", "target", "page_origin", "timeout", "cases", "cors_policy", NULL,
+    };
     if (!root)
         return fail_at(L, 1, 1, "empty scenario file: expected a mapping with `cases`");
     if (root->kind != Y_MAP) {
@@ -1510,9 +1869,15 @@ static int parse_suite(loader *L, const ynode *root, suite *s)
     if ((v = field(L, root, "timeout", NULL)) && get_duration(L, v, "timeout", false,
                                                               &s->timeout_us) < 0)
         return -1;
-    if (!(v = field(L, root, "cases", NULL)))
+    src_pos policy_pos;
+    const ynode *policy = field(L, root, "cors_policy", &policy_pos);
+    if (!(v = field(L, root, "cases", NULL)) && !policy)
         return fail(L, root, "missing `cases`");
-    return parse_cases(L, v, s);
+    if (v && parse_cases(L, v, s) < 0)
+        return -1;
+    if (policy && add_policy_cases(L, policy, policy_pos, s) < 0)
+        return -1;
+    return check_unique_names(L, s);
 }
 
 /* "dir/xhr-basic.yaml" -> "xhr-basic" */
@@ -1570,6 +1935,17 @@ static void expect_free(expect *e)
     free(e->response_text);
     text_match_free(e->response_url);
     free(e->response_url);
+    for (size_t i = 0; i < e->n_wire_headers; i++) {
+        free(e->wire_headers[i].method);
+        free(e->wire_headers[i].name);
+        text_match_free(&e->wire_headers[i].match);
+    }
+    free(e->wire_headers);
+    for (size_t i = 0; i < e->n_requests; i++)
+        free(e->requests[i].method);
+    free(e->requests);
+    text_match_free(e->console);
+    free(e->console);
 }
 
 static void step_free(step *st)

@@ -41,12 +41,15 @@ typedef enum text_match_kind {
     TM_CONTAINS,
     TM_NOT_CONTAINS,
     TM_REGEX,        /* POSIX extended regular expression */
-    TM_ABSENT,       /* header only: must not be visible (getResponseHeader returns null) */
+    TM_ABSENT,       /* where a value can be missing (headers, wire_headers, console): it is */
+    TM_NOT_EQUALS,   /* anything but this text; a value that is not there at all holds too */
+    TM_LIST_ITEM,    /* a comma-separated list (HTTP's #list) with this item, ignoring case */
+    TM_PRESENT,      /* there, whatever its value (the opposite of TM_ABSENT) */
 } text_match_kind;
 
 typedef struct text_match {
     text_match_kind kind;
-    char *value;     /* NULL for TM_ABSENT */
+    char *value;     /* NULL for TM_ABSENT and TM_PRESENT */
     src_pos pos;
 } text_match;
 
@@ -60,6 +63,21 @@ typedef struct opt_int {
     int64_t value;
     src_pos pos;
 } opt_int;
+
+/* wire_headers: a header of the response heads as they came over the wire (the trace's
+ * "response" events: preflights and redirects included), before CORS hides anything. */
+typedef struct wire_header_expect {
+    char *method;    /* the request method whose responses are checked; NULL = every response */
+    char *name;      /* lower-cased */
+    text_match match;
+} wire_header_expect;
+
+/* requests: how many requests (of one method, or of any) went on the wire in the step. */
+typedef struct request_count_expect {
+    char *method;    /* NULL = any method */
+    opt_int min;
+    opt_int max;
+} request_count_expect;
 
 typedef struct opt_bool {
     bool present;
@@ -86,6 +104,11 @@ typedef struct expect {
     opt_int elapsed_max_us;
     opt_int progress_min;       /* number of progress events, bounds */
     opt_int progress_max;
+    wire_header_expect *wire_headers; /* raw response heads of the step */
+    size_t n_wire_headers;
+    request_count_expect *requests;   /* request counts of the step, per method */
+    size_t n_requests;
+    text_match *console;        /* the step's console messages, joined with "\n" */
 } expect;
 
 typedef struct kv {

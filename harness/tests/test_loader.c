@@ -369,7 +369,7 @@ static void test_errors(void)
          "repeat, gap"},
         {"suites: x\ncases: []\n",
          "t.yaml:1:1: unknown key \"suites\" in the suite; allowed: suite, target, page_origin, "
-         "timeout, cases"},
+         "timeout, cases, cors_policy"},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect:\n      status: abc\n",
          "t.yaml:5:15: expected an integer for `status`, got \"abc\""},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect: { status: 1000 }\n",
@@ -422,13 +422,14 @@ static void test_errors(void)
         {"cases:\n  - name: a\n    xhr: { url: /x }\n"
          "    expect: { status_text: { contains: a, equals: b } }\n",
          "t.yaml:4:43: a text match for `status_text` takes exactly one of equals, contains, "
-         "not_contains, regex"},
+         "not_contains, regex, not_equals, list_item, present"},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect: { status_text: { has: a } }\n",
          "t.yaml:4:30: unknown key \"has\" in the text match of `status_text`; allowed: equals, "
-         "contains, not_contains, regex"},
+         "contains, not_contains, regex, not_equals, list_item, present"},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect: { status_text: ~ }\n",
          "t.yaml:4:28: expected a string or a mapping with one of equals, contains, "
-         "not_contains, regex for `status_text`, got nothing (null)"},
+         "not_contains, regex, not_equals, list_item, present for `status_text`, got nothing "
+         "(null)"},
         {"cases:\n  - name: a\n    name: b\n    xhr: { url: /x }\n",
          "t.yaml:3:5: duplicate key \"name\" in a case (first at 2:5)"},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n  - name: b\n    xhr: { url: /x }\n"
@@ -468,7 +469,7 @@ static void test_errors(void)
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect: { status: 200, statuss: 1 }\n",
          "t.yaml:4:28: unknown key \"statuss\" in expect; allowed: ready_states, events, status, "
          "status_text, ready_state, headers, all_headers, response_text, response_url, loaded, "
-         "total, length_computable, elapsed, progress_count"},
+         "total, length_computable, elapsed, progress_count, wire_headers, requests, console"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         CU_ASSERT(fails_with(table[i].yaml, table[i].message));

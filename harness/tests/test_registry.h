@@ -16,5 +16,6 @@ CU_ErrorCode register_fixture_tests(void);
 CU_ErrorCode register_cors_tests(void);
 CU_ErrorCode register_sse_tests(void);
 CU_ErrorCode register_ws_tests(void);
+CU_ErrorCode register_cors_policy_tests(void);
 
 #endif
