@@ -108,6 +108,9 @@ bench: deps
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) -std=c11 -O3 -march=native -g bench/bench_http.c harness/http/http1_parser.c -o $(BUILD)/bench_http -lhttp_parser
 	$(BUILD)/bench_http
+	$(CC) $(CPPFLAGS) -std=c11 -O3 -march=native -g bench/bench_sse.c harness/proto/sse_parser.c \
+	  harness/browser/text_decoder.c harness/util/buf.c -o $(BUILD)/bench_sse
+	$(BUILD)/bench_sse
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 fuzz:

@@ -44,7 +44,7 @@ static const char *const KNOWN_EVENTS[] = {
     "upload.loadstart", "upload.progress", "upload.load", "upload.error", "upload.abort",
     "upload.timeout", "upload.loadend", "abort()", "request", "redirect", "finding",
     "network-error", "deadline", "console", "final", "open", "message", "close", "constructed",
-    "response", "leniency",
+    "response", "leniency", "close()", "reconnect", "comment",
 };
 /* clang-format on */
 #define UNKNOWN_EVENT "unknown"

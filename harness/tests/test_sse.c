@@ -16,9 +16,6 @@
 
 #define S(lit) lit, sizeof(lit) - 1
 
-/* In tests/test_registry.h once the suite is registered. */
-CU_ErrorCode register_sse_tests(void);
-
 /* ---- parser harness ------------------------------------------------------------------ */
 
 typedef struct rec {
