@@ -60,6 +60,18 @@ assert chunk and "at byte" in chunk[0]["detail"], chunk
 PY
 then ok "findings and network errors carry byte offsets"; else bad "findings and network errors carry byte offsets"; fi
 
+# 5b. hostile server bytes are escaped in every report (HTML, JUnit, terminal)
+"$COMET" run harness/tests/scenarios/hostile.yaml --html "$T/h.html" --junit "$T/h.xml" --json "$T/h.json" >"$T/out" 2>&1
+if [ -s "$T/h.html" ] && ! grep -q "<script" "$T/h.html" && grep -q "&lt;script&gt;" "$T/h.html" \
+   && ! grep -q "$(printf '\033')" "$T/h.html" "$T/h.xml" "$T/out"; then
+    ok "HTML, JUnit and terminal escape server bytes"
+else
+    bad "HTML, JUnit and terminal escape server bytes"
+fi
+if xmllint --noout --schema ci/junit.xsd "$T/h.xml" >/dev/null 2>&1; then ok "JUnit with hostile bytes stays valid"; else bad "JUnit with hostile bytes stays valid"; fi
+expect_exit 1 "comet report --html re-renders (and exits as the run did)" "$COMET" report "$T/h.json" --html "$T/h2.html" --no-color
+if [ -s "$T/h2.html" ] && ! grep -q "<script" "$T/h2.html"; then ok "re-rendered HTML escapes too"; else bad "re-rendered HTML escapes too"; fi
+
 # 6. the standalone fixture over TLS: verification on by default, --cacert, --insecure
 "$COMET" fixture --listen 127.0.0.1:0 --tls >"$T/fixture.out" 2>&1 &
 PIDS="$PIDS $!"

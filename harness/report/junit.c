@@ -2,7 +2,7 @@
  * which Jenkins, GitLab and the common GitHub reporters read. Only attributes that schema
  * allows are written: testsuites has no "skipped" and testcase no "file" there. */
 #include "report/report.h"
-#include "report/utf8.h"
+#include "report/markup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,78 +15,10 @@ typedef struct tally {
     int64_t duration_us;
 } tally;
 
-/* XML 1.0 Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-].
- * DEL and the C1 controls are legal but "discouraged" (XML 1.0 section 2.2): escaped too. */
-static int xml_char_ok(uint32_t cp)
-{
-    if (cp < 0x20)
-        return cp == 0x9 || cp == 0xa || cp == 0xd;
-    if (cp >= 0x7f && cp <= 0x9f)
-        return 0;
-    return cp != 0xfffe && cp != 0xffff; /* surrogates never decode */
-}
-
-/* The entity or character reference that stands for cp, or NULL to write it as is. In
- * attributes \t and \n are references too: a parser would normalise them to spaces. */
-static const char *xml_reference(uint32_t cp, int attr)
-{
-    switch (cp) {
-    case '&':
-        return "&amp;";
-    case '<':
-        return "&lt;";
-    case '>':
-        return "&gt;"; /* also defuses "]]>" */
-    case '"':
-        return "&quot;";
-    case '\'':
-        return "&apos;";
-    case '\r':
-        return "&#13;"; /* parsers turn a raw \r into \n */
-    case '\t':
-        return attr ? "&#9;" : NULL;
-    case '\n':
-        return attr ? "&#10;" : NULL;
-    }
-    return NULL;
-}
-
-/* Writes s escaped for XML text or attribute values. Characters XML cannot carry (control
- * characters, U+FFFE/U+FFFF) and invalid UTF-8 bytes are written as the text "\xNN" / "\uXXXX",
- * so the file is always valid UTF-8 and well-formed. */
-static void put_xml(FILE *f, const char *s, int attr)
-{
-    if (!s)
-        return;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t bad;
-        size_t k = utf8_decode(p + i, n - i, &cp, &bad);
-        if (!k) {
-            for (size_t j = 0; j < bad; j++)
-                fprintf(f, "\\x%02x", p[i + j]);
-            i += bad;
-            continue;
-        }
-        i += k;
-        if (!xml_char_ok(cp)) {
-            fprintf(f, cp < 0x80 ? "\\x%02x" : "\\u%04x", (unsigned)cp);
-            continue;
-        }
-        const char *ref = xml_reference(cp, attr);
-        if (ref)
-            fputs(ref, f);
-        else
-            fwrite(p + i - k, 1, k, f);
-    }
-}
-
 static void put_attr(FILE *f, const char *name, const char *value)
 {
     fprintf(f, " %s=\"", name);
-    put_xml(f, value, 1);
+    markup_put(f, value, 1);
     fputc('"', f);
 }
 
@@ -115,7 +47,7 @@ static void count_case(tally *t, const case_result *c)
 static void put_reasons(FILE *f, const case_result *c)
 {
     for (size_t i = 0; i < c->reasons.n; i++) {
-        put_xml(f, c->reasons.items[i], 0);
+        markup_put(f, c->reasons.items[i], 0);
         fputc('\n', f);
     }
 }
@@ -149,7 +81,7 @@ static void put_testcase(FILE *f, const case_result *c)
     fputs("    <testcase", f);
     put_attr(f, "name", c->name ? c->name : "");
     fputs(" classname=\"comet.", f);
-    put_xml(f, c->suite, 1);
+    markup_put(f, c->suite, 1);
     fputc('"', f);
     put_seconds_attr(f, "time", c->duration_us);
     fputs(">\n", f);

@@ -25,6 +25,10 @@ run_result *report_json_read(const char *path, char *err, size_t errlen);
 /* JUnit XML that Jenkins and GitLab read: a testsuite per suite, a testcase per case. */
 int report_junit_write(const char *path, const run_result *r);
 
+/* One self-contained HTML file (no scripts, no external resources): summary, a table per
+ * suite, reasons, and each case's trace. Returns 0 or -1 (errno set). */
+int report_html_write(const char *path, const run_result *r);
+
 /* Escapes a server-provided string for a terminal: control bytes and invalid UTF-8 as
  * \xNN, \r \n \t as escapes. Returns a malloc'd string. */
 char *escape_terminal(const char *s, size_t len);

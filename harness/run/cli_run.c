@@ -23,6 +23,7 @@ static const char run_usage[] =
     "                          `target:`, else the embedded fixture server\n"
     "      --json FILE         write results with every case's full trace\n"
     "      --junit FILE        write JUnit XML (a testsuite per suite)\n"
+    "      --html FILE         write one self-contained HTML report\n"
     "  -j, --jobs N            run N cases at once (default 1)\n"
     "      --repeat N          run each case N times; changing verdicts are marked unstable\n"
     "      --timeout D         case deadline for every case (e.g. 5s; overrides scenarios)\n"
@@ -136,9 +137,14 @@ static int exit_code_for(const run_result *r, bool strict)
     return EXIT_PASSED;
 }
 
-static int write_reports(const run_result *r, const char *json, const char *junit)
+static int write_reports(const run_result *r, const char *json, const char *junit,
+                         const char *html)
 {
     int rc = 0;
+    if (html && report_html_write(html, r) < 0) {
+        perror(html);
+        rc = -1;
+    }
     if (json && report_json_write(json, r) < 0) {
         perror(json);
         rc = -1;
@@ -152,11 +158,12 @@ static int write_reports(const run_result *r, const char *json, const char *juni
 
 int cmd_run(int argc, char **argv)
 {
-    enum { O_JSON = 256, O_JUNIT, O_REPEAT, O_TIMEOUT, O_SUITE_TIMEOUT, O_CONNECT_TIMEOUT,
+    enum { O_JSON = 256, O_JUNIT, O_HTML, O_REPEAT, O_TIMEOUT, O_SUITE_TIMEOUT, O_CONNECT_TIMEOUT,
            O_FILTER, O_CACERT, O_STRICT, O_CAP, O_NO_COLOR };
     static const struct option opts[] = {
         {"target", required_argument, 0, 't'},       {"json", required_argument, 0, O_JSON},
         {"junit", required_argument, 0, O_JUNIT},     {"jobs", required_argument, 0, 'j'},
+        {"html", required_argument, 0, O_HTML},
         {"repeat", required_argument, 0, O_REPEAT},   {"timeout", required_argument, 0, O_TIMEOUT},
         {"suite-timeout", required_argument, 0, O_SUITE_TIMEOUT},
         {"connect-timeout", required_argument, 0, O_CONNECT_TIMEOUT},
@@ -167,7 +174,7 @@ int cmd_run(int argc, char **argv)
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
     };
     runner_config rc = {.jobs = 1, .repeat = 1, .console = stdout};
-    const char *json = NULL, *junit = NULL;
+    const char *json = NULL, *junit = NULL, *html = NULL;
     bool strict = false, no_color = false, quiet = false;
     int c;
     optind = 1;
@@ -176,6 +183,7 @@ int cmd_run(int argc, char **argv)
         case 't': rc.target = optarg; break;
         case O_JSON: json = optarg; break;
         case O_JUNIT: junit = optarg; break;
+        case O_HTML: html = optarg; break;
         case 'j':
             rc.jobs = atoi(optarg);
             if (rc.jobs < 1 || rc.jobs > 10000)
@@ -226,7 +234,7 @@ int cmd_run(int argc, char **argv)
     if (status == 0) {
         report_console_summary(stdout, result, &rc.console_opts);
         status = exit_code_for(result, strict);
-        if (write_reports(result, json, junit) < 0)
+        if (write_reports(result, json, junit, html) < 0)
             status = EXIT_USAGE;
     }
     run_result_free(result);
@@ -255,19 +263,20 @@ int cmd_validate(int argc, char **argv)
 }
 
 static const char report_usage[] =
-    "usage: comet report RESULTS.json [--junit FILE] [--json FILE] [--no-color]\n"
+    "usage: comet report RESULTS.json [--junit FILE] [--html FILE] [--json FILE] [--no-color]\n"
     "\n"
     "Re-renders results saved by `comet run --json`: the console lines and summary, and\n"
-    "optionally JUnit XML. Exits as the original run did (0 passed, 1 failed).\n";
+    "optionally JUnit XML or HTML. Exits as the original run did (0 passed, 1 failed).\n";
 
 int cmd_report(int argc, char **argv)
 {
-    enum { O_JSON = 256, O_JUNIT, O_NO_COLOR };
+    enum { O_JSON = 256, O_JUNIT, O_HTML, O_NO_COLOR };
     static const struct option opts[] = {
         {"json", required_argument, 0, O_JSON}, {"junit", required_argument, 0, O_JUNIT},
+        {"html", required_argument, 0, O_HTML},
         {"no-color", no_argument, 0, O_NO_COLOR}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
-    const char *json = NULL, *junit = NULL;
+    const char *json = NULL, *junit = NULL, *html = NULL;
     bool no_color = false;
     int c;
     optind = 1;
@@ -275,6 +284,7 @@ int cmd_report(int argc, char **argv)
         switch (c) {
         case O_JSON: json = optarg; break;
         case O_JUNIT: junit = optarg; break;
+        case O_HTML: html = optarg; break;
         case O_NO_COLOR: no_color = true; break;
         case 'h': fputs(report_usage, stdout); return EXIT_PASSED;
         default: return bad_usage("bad option", NULL, report_usage);
@@ -293,7 +303,7 @@ int cmd_report(int argc, char **argv)
         report_console_case(stdout, &r->cases[i], &co);
     report_console_summary(stdout, r, &co);
     int status = exit_code_for(r, false);
-    if (write_reports(r, json, junit) < 0)
+    if (write_reports(r, json, junit, html) < 0)
         status = EXIT_USAGE;
     run_result_free(r);
     return status;
