@@ -6,7 +6,7 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 DEBIAN_PACKAGES := libev-dev libssl-dev libyaml-dev libcunit1-dev libjansson-dev zlib1g-dev \
                    libxml2-utils python3 pkg-config
-BENCH_PACKAGES  := libhttp-parser-dev
+BENCH_PACKAGES  := libhttp-parser-dev libwslay-dev
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-unused-parameter -Wvla
@@ -104,7 +104,7 @@ valgrind: deps $(BUILD)/comet $(BUILD)/test_runner
 
 # ---- benchmarks and fuzzing --------------------------------------------------------------
 bench: deps
-	@[ -f /usr/include/http_parser.h ] || { [ "$$(id -u)" = 0 ] && apt-get install -y $(BENCH_PACKAGES) >/dev/null; } \
+	@[ -f /usr/include/http_parser.h ] && [ -f /usr/include/wslay/wslay.h ] || { [ "$$(id -u)" = 0 ] && apt-get install -y $(BENCH_PACKAGES) >/dev/null; } \
 	  || { echo "run: sudo apt-get install $(BENCH_PACKAGES)"; exit 1; }
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) -std=c11 -O3 -march=native -g bench/bench_http.c harness/http/http1_parser.c -o $(BUILD)/bench_http -lhttp_parser
@@ -112,6 +112,9 @@ bench: deps
 	$(CC) $(CPPFLAGS) -std=c11 -O3 -march=native -g bench/bench_sse.c harness/proto/sse_parser.c \
 	  harness/browser/text_decoder.c harness/util/buf.c -o $(BUILD)/bench_sse
 	$(BUILD)/bench_sse
+	$(CC) $(CPPFLAGS) -std=c11 -O2 -g bench/bench_ws.c harness/proto/ws_frame.c harness/util/buf.c \
+	  -o $(BUILD)/bench_ws -lwslay
+	$(BUILD)/bench_ws
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 fuzz:

@@ -429,7 +429,7 @@ static void grade_close_code(ws_model *w, uint64_t at, unsigned code)
 static void server_close(ws_model *w, const ws_close_info *ci)
 {
     free(w->received_reason);
-    w->received_reason = strndup((const char *)ci->reason, ci->reason_len);
+    w->received_reason = strndup(ci->reason ? (const char *)ci->reason : "", ci->reason_len);
     w->received_close = true;
     w->received_code = ci->has_code ? ci->code : WS_CLOSE_NO_STATUS;
     if (w->channel == CH_CONNECTED) {
@@ -462,12 +462,14 @@ static void close_frame(ws_model *w, const uint8_t *p, size_t n)
                      WS_CLOSE_PROTOCOL_ERROR, "");
         return;
     }
-    if (rc < 0) {
+    if (rc < 0) { /* 1002 like every Chromium failure; RFC 6455 would say 1007 */
         finding(w, at + err.offset, err.code, err.message);
         fail_channel(w, "Received a broken close frame containing invalid UTF-8.",
                      WS_CLOSE_PROTOCOL_ERROR, "Invalid UTF-8 in Close frame");
         return;
     }
+    /* every other code is echoed and reaches the close event: Chromium over RFC 6455 7.4,
+     * which would fail the connection for 0-999, 1004, 1016-2999 and 5000+ */
     if (ci.has_code)
         grade_close_code(w, at, ci.code);
     server_close(w, &ci);
@@ -479,7 +481,9 @@ static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len)
     if (opcode == WS_OP_CLOSE)
         close_frame(w, payload, len);
     else if (opcode == WS_OP_PING && w->channel == CH_CONNECTED)
-        write_frame(w, WS_OP_PONG, payload, len); /* pings after close() go unanswered */
+        /* after close() pings go unanswered: Chromium over RFC 6455 5.5.2, which wants a
+         * pong until the peer's close frame arrived */
+        write_frame(w, WS_OP_PONG, payload, len);
 }
 
 /* Chromium's console message and close reason for a parser error. */
@@ -560,7 +564,8 @@ void ws_tcp_closed(ws_model *w, int64_t now, bool clean)
         fail_connect(w, "Connection closed before receiving a handshake response");
         break;
     case CH_CLOSE_WAIT:
-        /* the closing handshake completed: the server's code, clean unless reset */
+        /* the closing handshake completed: the server's code, clean unless reset (the code
+         * stays the server's on a reset, as in Chromium's OnReadDone) */
         fire_close(w, w->received_code, w->received_reason ? w->received_reason : "", clean);
         break;
     case CH_CONNECTED:
@@ -646,7 +651,8 @@ static void start_closing_handshake(ws_model *w, int code, const char *reason, s
     w->parser.discard_data = true; /* Chromium ignores data frames from now on */
 }
 
-/* Blink's DOMWebSocket::close checks; returns the exception name or NULL. */
+/* Blink's DOMWebSocket::close checks; returns the exception name or NULL. The reason is
+ * only checked when a code is given (Chromium over the spec, which checks it always). */
 static const char *close_exception(int code, size_t reason_len, char *message, size_t n)
 {
     if (code < 0)

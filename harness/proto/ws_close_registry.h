@@ -1,4 +1,4 @@
-/* The WebSocket close-code registry as data (scenarios/websocket/close-codes.yaml): which
+/* The WebSocket close-code registry as data (harness/proto/ws-close-codes.yaml): which
  * codes may appear on the wire, who may send them, and how misuse is graded. Loaded with
  * libyaml; every error names file:line:column. */
 #ifndef COMET_WS_CLOSE_REGISTRY_H

@@ -4,6 +4,13 @@
 
 #include <string.h>
 
+/* -DWS_NO_SIMD builds the portable validator only (the tests run both) */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(WS_NO_SIMD)
+#include <immintrin.h>
+#define UTF8_SIMD 1
+#define UTF8_BLOCK 32
+#endif
+
 /* Masked payloads are unmasked into a stack buffer this big before they are validated and
  * delivered: large enough that a 64 KiB message costs a few callbacks, small enough to stay
  * in L1/L2 while it is validated. */
@@ -55,18 +62,14 @@ static inline size_t first_high_byte(const uint8_t *d)
 #endif
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define UTF8_SIMD 1
-#define UTF8_BLOCK 32
-
+#ifdef UTF8_SIMD
 /* Keiser and Lemire, "Validating UTF-8 in less than one instruction per byte" (2021), on
  * 32-byte blocks: three 16-entry table lookups classify every pair of adjacent bytes, and the
  * bytes two and three after 3- and 4-byte leads must be continuations. It only says whether
  * the blocks hold an error; the scalar scan finds where. Chosen at run time: comet is built
  * for baseline x86-64. */
 enum {
-    TOO_SHORT = 1 << 0,      /* lead or ASCII followed by a lead: 11______ 0_______ */
+    TOO_SHORT = 1 << 0,      /* a lead followed by ASCII or a lead: 11______ 0_______ */
     TOO_LONG = 1 << 1,       /* ASCII followed by a continuation: 0_______ 10______ */
     OVERLONG_3 = 1 << 2,     /* 11100000 100_____ */
     TOO_LARGE = 1 << 3,      /* 11110100 1001____ and above */

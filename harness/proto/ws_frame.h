@@ -40,7 +40,7 @@ enum ws_opcode {
     WS_OP_PONG = 0xA,
 };
 
-/* RFC 6455 section 7.4.1 (the registry as data: scenarios/websocket/close-codes.yaml). */
+/* RFC 6455 section 7.4.1 (the registry as data: harness/proto/ws-close-codes.yaml). */
 enum ws_close_code {
     WS_CLOSE_NORMAL = 1000,
     WS_CLOSE_GOING_AWAY = 1001,

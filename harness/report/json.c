@@ -44,7 +44,8 @@ static const char *const KNOWN_EVENTS[] = {
     "upload.loadstart", "upload.progress", "upload.load", "upload.error", "upload.abort",
     "upload.timeout", "upload.loadend", "abort()", "request", "redirect", "finding",
     "network-error", "deadline", "console", "final", "open", "message", "close", "constructed",
-    "response", "leniency", "close()", "reconnect", "comment",
+    "response", "leniency", "close()", "reconnect", "comment", "call:close", "call:send",
+    "call:constructor", "frame-out", "tcp-close",
 };
 /* clang-format on */
 #define UNKNOWN_EVENT "unknown"

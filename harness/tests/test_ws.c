@@ -16,8 +16,6 @@
 
 #define LEN(a) (sizeof(a) - 1) /* of a string literal holding bytes */
 
-CU_ErrorCode register_ws_tests(void); /* for test_registry.h */
-
 /* ---- a recorder for parser callbacks ------------------------------------------------------ */
 
 /* Message data is logged contiguously, so the log is the same however the input is split. */
@@ -343,7 +341,8 @@ static void test_error_details(void)
 
     /* the size limit, per message across fragments */
     char *log = parse_cuts(WS_ROLE_CLIENT, 10,
-                           (const uint8_t *)"\x81\x0a" "0123456789\x01\x06" "012345\x80\x05" "abcde",
+                           (const uint8_t *)"\x81\x0a" "0123456789"
+                                            "\x01\x06" "012345\x80\x05" "abcde",
                            27, NULL, 0);
     CU_ASSERT_STRING_EQUAL(log, "<1F,10@0>start(1)[0123456789]end <1,6@12>start(1)[012345"
                                 "<0F,5@20>error(1009,12@21) ");
@@ -491,7 +490,8 @@ static size_t random_text(uint32_t *rng, uint8_t *out, size_t cap)
         "\xee\x80\x80", "\xef\xbf\xbf", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xf0\x90\x80\x80",
     };
     static const char *const invalid[] = {
-        "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xf5\x80\x80\x80", "\xff", "\xe2\x82", "\xe0\x80\x80",
+        "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xf5\x80\x80\x80", "\xff", "\xe2\x82",
+        "\xe0\x80\x80",
         "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xc3", "\xf0\x9f\x99",
     };
     size_t n = 0, target = next_random(rng) % cap;
@@ -944,7 +944,7 @@ static void test_handshake_response_checks(void)
 
 /* ---- close-code registry ------------------------------------------------------------------ */
 
-#define REGISTRY_FILE "scenarios/websocket/close-codes.yaml"
+#define REGISTRY_FILE "harness/proto/ws-close-codes.yaml"
 
 static void test_close_registry_grades(void)
 {
