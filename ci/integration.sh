@@ -104,7 +104,8 @@ expect_exit 0 "--repeat 2 keeps stable verdicts" "$COMET" run scenarios/xhr/stat
 # 8. an interrupted run still writes its partial results
 "$COMET" run harness/tests/scenarios/slow.yaml --json "$T/partial.json" --no-color >"$T/out" 2>&1 &
 RUN=$!
-sleep 1
+for _ in $(seq 1 100); do grep -q "self-test-slow › first" "$T/out" && break; sleep 0.1; done
+sleep 0.3
 kill -INT "$RUN"
 wait "$RUN"
 code=$?
