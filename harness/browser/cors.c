@@ -193,27 +193,6 @@ bool cors_check(const header_list *response, const char *origin, bool credential
     return ok;
 }
 
-/* Whether a comma-separated list holds item (case-insensitively unless exact). */
-static bool list_has(const char *list, const char *item, bool exact)
-{
-    if (!list)
-        return false;
-    size_t n = strlen(item);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        size_t len = strcspn(p, ",");
-        size_t trimmed = len;
-        while (trimmed && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
-            trimmed--;
-        if (trimmed == n && (exact ? !strncmp(p, item, n) : !strncasecmp(p, item, n)))
-            return true;
-        p += len;
-    }
-    return false;
-}
-
 static int64_t parse_max_age(const header_list *h)
 {
     const char *v = header_list_get(h, "access-control-max-age");
@@ -252,23 +231,23 @@ cors_verdict cors_preflight_check(int status, const header_list *response, const
     result->methods = combined_value(response, "access-control-allow-methods");
     result->headers = combined_value(response, "access-control-allow-headers");
     result->max_age_us = parse_max_age(response);
-    bool method_star = !credentials && list_has(result->methods, "*", true);
+    bool method_star = !credentials && http_list_has(result->methods, "*", true);
     if (!cors_safelisted_method(method) && !method_star &&
-        !list_has(result->methods, method, true)) {
+        !http_list_has(result->methods, method, true)) {
         snprintf(msg, msg_len,
                  "Method %s is not allowed by Access-Control-Allow-Methods in preflight response.",
                  method);
         preflight_result_free(result);
         return CORS_BLOCKED;
     }
-    bool header_star = !credentials && list_has(result->headers, "*", true);
+    bool header_star = !credentials && http_list_has(result->headers, "*", true);
     buf names = {0};
     cors_unsafe_header_names(request_headers, &names);
     cors_verdict verdict = CORS_ALLOWED;
     char *save = NULL;
     for (char *name = names.data ? strtok_r(names.data, ",", &save) : NULL; name;
          name = strtok_r(NULL, ",", &save)) {
-        if (list_has(result->headers, name, false))
+        if (http_list_has(result->headers, name, false))
             continue;
         /* The spec: `*` never covers Authorization. Chromium 156: it does. */
         if (header_star && !strcmp(name, "authorization")) {
@@ -396,8 +375,8 @@ bool cors_header_exposed(const char *name, const header_list *response, bool cre
         if (!strcasecmp(name, safelisted[i]))
             return true;
     char *expose = combined_value(response, "access-control-expose-headers");
-    bool exposed = list_has(expose, name, false) ||
-                   (!credentials && list_has(expose, "*", true) && strcasecmp(name, "set-cookie"));
+    bool exposed = http_list_has(expose, name, false) ||
+                   (!credentials && http_list_has(expose, "*", true) && strcasecmp(name, "set-cookie"));
     free(expose);
     return exposed;
 }

@@ -4,6 +4,7 @@
 #include "scenario/expect_check.h"
 
 #include "util/buf.h"
+#include "util/headers.h"
 
 #include <inttypes.h>
 #include <regex.h>
@@ -735,26 +736,6 @@ char *header_lookup(const char *all_headers, const char *name)
     return buf_take(&value);
 }
 
-/* Whether a comma-separated list (HTTP's #list, optional whitespace around items) holds
- * item, ignoring case. */
-static bool list_has_item(const char *list, const char *item)
-{
-    size_t n = strlen(item);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        size_t len = strcspn(p, ",");
-        size_t trimmed = len;
-        while (trimmed && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
-            trimmed--;
-        if (trimmed == n && n && strncasecmp(p, item, n) == 0)
-            return true;
-        p += len;
-    }
-    return false;
-}
-
 bool text_match_ok(const text_match *m, const char *s)
 {
     if (m->kind == TM_ABSENT)
@@ -774,7 +755,7 @@ bool text_match_ok(const text_match *m, const char *s)
     case TM_NOT_CONTAINS:
         return strstr(s, v) == NULL;
     case TM_LIST_ITEM:
-        return list_has_item(s, v);
+        return http_list_has(s, v, false);
     case TM_REGEX: {
         regex_t re;
         if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)

@@ -64,3 +64,23 @@ void header_list_free(header_list *l)
     free(l->items);
     *l = (header_list){0};
 }
+
+bool http_list_has(const char *list, const char *item, bool exact)
+{
+    size_t n = strlen(item);
+    if (!list || !n)
+        return false;
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t trimmed = len;
+        while (trimmed && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+            trimmed--;
+        if (trimmed == n && (exact ? !strncmp(p, item, n) : !strncasecmp(p, item, n)))
+            return true;
+        p += len;
+    }
+    return false;
+}

@@ -25,5 +25,8 @@ const char *header_list_get(const header_list *l, const char *name);
 /* Appends ", value" to an existing field of that name, or adds it. */
 int header_list_combine(header_list *l, const char *name, const char *value);
 void header_list_free(header_list *l);
+/* Whether an HTTP #list value ("a, b,c") holds item (whitespace around items ignored;
+ * case-insensitive unless exact). An empty item is never in a list. */
+bool http_list_has(const char *list, const char *item, bool exact);
 
 #endif
