@@ -73,7 +73,10 @@ check: deps $(BUILD)/comet $(BUILD)/test_runner
 	cd $(CURDIR) && COMET=$(BUILD)/comet $(BUILD)/test_runner
 	COMET=$(BUILD)/comet sh ci/integration.sh
 	COMET=$(BUILD)/comet sh ci/cors-policy-selftest.sh
-	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES) --retries 3
+	@if [ -f $(TRUTH)/cases.json ]; then \
+	  python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet \
+	    --only $(TRUTH_CATEGORIES) --retries 3; \
+	else echo "browser-truth: no corpus at $(TRUTH) (set TRUTH=DIR): comparison skipped"; fi
 
 unit: deps $(BUILD)/test_runner
 	$(BUILD)/test_runner
