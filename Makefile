@@ -125,7 +125,9 @@ fuzz:
 	for t in $(FUZZ_TARGETS); do \
 	  clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined fuzz/$$t.c \
 	    $$(sed -n 's/.*FUZZ_SOURCES:\([^*]*\).*/\1/p' fuzz/$$t.c) -o $(BUILD)/fuzz/$$t $(LDLIBS) || exit 1; \
-	  $(BUILD)/fuzz/$$t -max_total_time=$${FUZZ_SECONDS:-20} -max_len=4096 fuzz/corpus/$$t 2>&1 | tail -2 || exit 1; \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	  $(BUILD)/fuzz/$$t -max_total_time=$${FUZZ_SECONDS:-20} -max_len=4096 \
+	    $(BUILD)/fuzz/corpus/$$t fuzz/corpus/$$t 2>&1 | tail -2 || exit 1; \
 	done
 
 install: all
