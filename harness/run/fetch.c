@@ -524,9 +524,8 @@ static int write_request(fetch *f, buf *out)
 {
     char *host = url_host_header(&f->url);
     char *page = f->has_page_url ? url_serialize(&f->page_url) : NULL;
-    bool same_origin = !f->has_page_url || url_same_origin(&f->url, &f->page_url);
-    bool same_site = !f->has_page_url || (!strcmp(f->url.scheme, f->page_url.scheme) &&
-                                          !strcmp(f->url.host, f->page_url.host));
+    bool same_origin = !is_cross_origin(f);
+    bool same_site = !is_cross_site(f);
     header_list h = {0};
     buf cookies = {0};
     if (f->cookies && include_credentials(f))
