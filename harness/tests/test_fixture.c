@@ -2,6 +2,7 @@
  * are our own transports on the same loop, sending raw requests and checking raw bytes.
  * Also the request head parser (pure). */
 #include "fixture.h"
+#include "tests/fixture_env.h"
 #include "http/http1_request.h"
 #include "net/transport.h"
 #include "tests/test_registry.h"
@@ -21,198 +22,6 @@
 #include <zlib.h>
 
 #define CA_FILE "fixtures/certs/ca.pem"
-#ifndef RUN_CAP
-#define RUN_CAP 30.0 /* only a failing test waits this long (valgrind on a busy machine is slow)   \
-                      */
-#endif
-
-/* ---- harness: a loop, a fixture, clients ------------------------------------------------ */
-
-typedef struct env {
-    struct ev_loop *loop;
-    fixture *fx;
-    int port;
-} env;
-
-static bool env_start(env *e, const char *listen, bool tls)
-{
-    char err[256] = "";
-    e->loop = ev_loop_new(EVFLAG_AUTO);
-    fixture_opts o = {.listen = listen, .tls = tls, .base_dir = "."};
-    e->fx = fixture_start(e->loop, &o, err, sizeof err);
-    if (!e->fx) {
-        fprintf(stderr, "fixture_start(%s): %s\n", listen, err);
-        ev_loop_destroy(e->loop);
-        return false;
-    }
-    e->port = fixture_port(e->fx);
-    return true;
-}
-
-static void env_stop(env *e)
-{
-    fixture_stop(e->fx);
-    ev_run(e->loop, EVRUN_NOWAIT);
-    ev_loop_destroy(e->loop);
-}
-
-typedef struct client {
-    struct ev_loop *loop;
-    transport *t;
-    buf in;
-    const char *req;
-    size_t req_len;
-    size_t stop_after;     /* done once this many bytes arrived (0 = at EOF or error) */
-    bool close_in_data;    /* transport_close() from inside on_data */
-    bool pause_first_data; /* pause 100 ms on the first data */
-    bool connected, eof, failed, done;
-    int drained;
-    transport_error err;
-    char detail[256];
-    double t0, t_done;
-    ev_timer resume;
-} client;
-
-static void mark_done(client *c)
-{
-    c->done = true;
-    c->t_done = ev_time();
-}
-
-static void cl_connected(void *ud)
-{
-    client *c = ud;
-    c->connected = true;
-    if (c->req)
-        transport_write(c->t, c->req, c->req_len);
-}
-
-static void cl_resume(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    client *c = w->data;
-    transport_pause(c->t, false);
-}
-
-static void cl_data(void *ud, const char *data, size_t len)
-{
-    client *c = ud;
-    buf_append(&c->in, data, len);
-    if (c->close_in_data) {
-        transport_close(c->t, false);
-        c->t = NULL;
-        mark_done(c);
-        return;
-    }
-    if (c->pause_first_data) {
-        c->pause_first_data = false;
-        transport_pause(c->t, true);
-        ev_timer_init(&c->resume, cl_resume, 0.1, 0.);
-        c->resume.data = c;
-        ev_timer_start(c->loop, &c->resume);
-    }
-    if (c->stop_after && c->in.len >= c->stop_after)
-        mark_done(c);
-}
-
-static void cl_eof(void *ud)
-{
-    client *c = ud;
-    c->eof = true;
-    mark_done(c);
-}
-
-static void cl_drained(void *ud)
-{
-    client *c = ud;
-    c->drained++;
-}
-
-static void cl_error(void *ud, transport_error err, const char *detail)
-{
-    client *c = ud;
-    c->failed = true;
-    c->err = err;
-    snprintf(c->detail, sizeof c->detail, "%s", detail);
-    mark_done(c);
-}
-
-static const transport_callbacks client_cb = {
-    .on_connected = cl_connected,
-    .on_data = cl_data,
-    .on_eof = cl_eof,
-    .on_drained = cl_drained,
-    .on_error = cl_error,
-};
-
-static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    *(bool *)w->data = true;
-}
-
-/* Runs the loop until *flag or for at most seconds; returns *flag. */
-static bool run_until(struct ev_loop *loop, const bool *flag, double seconds)
-{
-    bool expired = false;
-    ev_timer guard;
-    ev_timer_init(&guard, on_guard, seconds, 0.);
-    guard.data = &expired;
-    ev_timer_start(loop, &guard);
-    while (!*flag && !expired)
-        ev_run(loop, EVRUN_ONCE);
-    ev_timer_stop(loop, &guard);
-    return *flag;
-}
-
-static void client_start(client *c, struct ev_loop *loop, const char *host, int port,
-                         const transport_opts *o, const char *req)
-{
-    memset(c, 0, sizeof *c);
-    c->loop = loop;
-    c->req = req;
-    c->req_len = req ? strlen(req) : 0;
-    c->t0 = ev_time();
-    c->t = transport_connect(loop, host, port, o, &client_cb, c);
-}
-
-static void client_end(client *c)
-{
-    if (c->t)
-        transport_close(c->t, false);
-    c->t = NULL;
-    ev_timer_stop(c->loop, &c->resume);
-    buf_free(&c->in);
-}
-
-/* One request on a fresh connection; runs until EOF, error or stop_after bytes. */
-static void fetch(env *e, client *c, const char *req, size_t stop_after)
-{
-    client_start(c, e->loop, "127.0.0.1", e->port, NULL, req);
-    c->stop_after = stop_after;
-    CU_ASSERT_FATAL(c->t != NULL);
-    CU_ASSERT(run_until(e->loop, &c->done, RUN_CAP));
-}
-
-static bool starts_with(const buf *b, const char *prefix)
-{
-    return b->len >= strlen(prefix) && memcmp(b->data, prefix, strlen(prefix)) == 0;
-}
-
-static bool contains(const buf *b, const char *s)
-{
-    return b->data && strstr(b->data, s) != NULL;
-}
-
-/* The body after the head (b must hold a whole head). */
-static const char *body_of(const buf *b)
-{
-    const char *p = b->data ? strstr(b->data, "\r\n\r\n") : NULL;
-    return p ? p + 4 : "";
-}
-
-static size_t body_len_of(const buf *b)
-{
-    return b->len - (size_t)(body_of(b) - b->data);
-}
 
 /* ---- plain routes ------------------------------------------------------------------------ */
 
@@ -221,12 +30,12 @@ static void test_hello(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(c.eof);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                                       "Content-Length: 6\r\nConnection: close\r\n\r\nhello\n");
     client_end(&c);
-    fetch(&e, &c, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 404 Not Found\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "not found\n");
     client_end(&c);
@@ -238,25 +47,25 @@ static void test_status(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /status/404 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /status/404 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "404 Not Found\n");
     client_end(&c);
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /status/299?reason=Fine%20Thanks&body=yo&type=text/x-a HTTP/1.1\r\n"
           "Host: x\r\nConnection: close\r\n\r\n",
           0);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 299 Fine Thanks\r\nContent-Type: text/x-a\r\n"
                                       "Content-Length: 2\r\nConnection: close\r\n\r\nyo");
     client_end(&c);
-    fetch(&e, &c, "GET /status/204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /status/204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
     client_end(&c);
-    fetch(&e, &c, "GET /status/103 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /status/103 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in) + strlen(body_of(&c.in)) - 2, "ok");
     client_end(&c);
-    fetch(&e, &c, "GET /interim HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /interim HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; "
                                  "as=style\r\n\r\nHTTP/1.1 200 OK\r\n"));
     client_end(&c);
@@ -269,7 +78,7 @@ static void test_body_framings(void)
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
     /* close-delimited: no Content-Length, and the server closes even on a keep-alive request */
-    fetch(&e, &c, "GET /body?size=1000&cl=0&byte=z HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /body?size=1000&cl=0&byte=z HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                                  "Connection: close\r\n\r\n"));
@@ -277,7 +86,7 @@ static void test_body_framings(void)
     CU_ASSERT_EQUAL(body_len_of(&c.in), 1000);
     CU_ASSERT(body_of(&c.in)[0] == 'z' && body_of(&c.in)[999] == 'z');
     client_end(&c);
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /body?size=70000&chunked=1&nosniff=1 HTTP/1.1\r\nHost: x\r\n"
           "Connection: close\r\n\r\n",
           0);
@@ -287,7 +96,7 @@ static void test_body_framings(void)
     CU_ASSERT(c.in.len > 7 && memcmp(c.in.data + c.in.len - 7, "\r\n0\r\n\r\n", 7) == 0);
     CU_ASSERT_EQUAL(body_len_of(&c.in), 7 + 65536 + 2 + 6 + 4464 + 2 + 5);
     client_end(&c);
-    fetch(&e, &c, "GET /body?size=3000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /body?size=3000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(contains(&c.in, "Content-Length: 3000000\r\n"));
     CU_ASSERT_EQUAL(body_len_of(&c.in), 3000000);
     client_end(&c);
@@ -299,21 +108,21 @@ static void test_stream_timing(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /stream/chunks?n=3&gap=50ms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(c.eof);
     CU_ASSERT(c.t_done - c.t0 >= 0.100);
     CU_ASSERT_STRING_EQUAL(body_of(&c.in),
                            "8\r\nchunk 1\n\r\n8\r\nchunk 2\n\r\n8\r\nchunk 3\n\r\n0\r\n\r\n");
     client_end(&c);
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /stream/chunks?n=2&gap=10ms&cl=1&prefix=p HTTP/1.1\r\nHost: x\r\n"
           "Connection: close\r\n\r\n",
           0);
     CU_ASSERT(contains(&c.in, "Content-Length: 8\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "p 1\np 2\n");
     client_end(&c);
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /slow-body?delay=20ms&n=2&gap=20ms HTTP/1.1\r\nHost: x\r\n"
           "Connection: close\r\n\r\n",
           0);
@@ -321,7 +130,7 @@ static void test_stream_timing(void)
     CU_ASSERT(contains(&c.in, "Content-Length: 14\r\n"));
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "part 1\npart 2\n");
     client_end(&c);
-    fetch(&e, &c, "GET /slow?delay=30ms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /slow?delay=30ms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(c.t_done - c.t0 >= 0.030);
     CU_ASSERT_STRING_EQUAL(body_of(&c.in), "slow\n");
     client_end(&c);
@@ -333,18 +142,18 @@ static void test_redirect(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /redirect/302?to=/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    fixture_fetch(&e, &c, "GET /redirect/302?to=/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
           0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 302 Found\r\nLocation: /hello\r\n"));
     client_end(&c);
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /redirect/307?to=http%3A%2F%2Fa.test%2Fx%3Fy%3D1&n=3 HTTP/1.1\r\nHost: x\r\n"
           "Connection: close\r\n\r\n",
           0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 307 Temporary Redirect\r\n"
                                  "Location: /redirect/307?to=http://a.test/x%3Fy%3D1&n=2\r\n"));
     client_end(&c);
-    fetch(&e, &c, "GET /redirect/200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /redirect/200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 400 "));
     client_end(&c);
     env_stop(&e);
@@ -355,7 +164,7 @@ static void test_echo(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "POST /echo?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: yes \r\nContent-Type: text/plain\r\n"
           "Content-Length: 10\r\nConnection: close\r\n\r\nhello\n\"w\"\xff",
           0);
@@ -418,7 +227,7 @@ static void test_head_and_keep_alive(void)
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
     /* three pipelined requests on one connection, HEAD first */
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "HEAD /body?size=100 HTTP/1.1\r\nHost: x\r\n\r\n"
           "HEAD /stream/chunks HTTP/1.1\r\nHost: x\r\n\r\n"
           "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -433,12 +242,12 @@ static void test_head_and_keep_alive(void)
                            "Connection: close\r\n\r\nhello\n");
     client_end(&c);
     /* HTTP/1.0 closes by default and keeps the connection when asked */
-    fetch(&e, &c, "GET /hello HTTP/1.0\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /hello HTTP/1.0\r\n\r\n", 0);
     CU_ASSERT(c.eof && contains(&c.in, "Connection: close\r\n"));
     client_end(&c);
     const char *ka = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
                      "Connection: keep-alive\r\n\r\nhello\n";
-    fetch(&e, &c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", strlen(ka));
+    fixture_fetch(&e, &c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", strlen(ka));
     CU_ASSERT(!c.eof);
     CU_ASSERT_STRING_EQUAL(c.in.data, ka);
     client_end(&c);
@@ -450,7 +259,7 @@ static void test_expect_continue_and_half_close(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
           25);
     CU_ASSERT_STRING_EQUAL(c.in.data, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -470,7 +279,7 @@ static void test_headers_gzip(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c,
+    fixture_fetch(&e, &c,
           "GET /headers?h=X-A:1&h=X-A:%202&h=Set-Cookie:a%3Db&h=Content-Length:9 HTTP/1.1\r\n"
           "Host: x\r\nConnection: close\r\n\r\n",
           0);
@@ -478,7 +287,7 @@ static void test_headers_gzip(void)
                                       "Content-Type: text/plain\r\nContent-Length: 2\r\n"
                                       "Connection: close\r\n\r\nok");
     client_end(&c);
-    fetch(&e, &c, "GET /gzip?size=3000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /gzip?size=3000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     CU_ASSERT(contains(&c.in, "Content-Encoding: gzip\r\n"));
     const char *cl = strstr(c.in.data, "Content-Length: ");
     CU_ASSERT_FATAL(cl != NULL);
@@ -505,35 +314,35 @@ static void test_broken(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /broken/bare-lf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/bare-lf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof);
     CU_ASSERT_STRING_EQUAL(c.in.data,
                            "HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 3\n\nok\n");
     client_end(&c);
-    fetch(&e, &c, "GET /broken/bad-chunk-size HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/bad-chunk-size HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && strcmp(body_of(&c.in), "zz\r\nhello\r\n0\r\n\r\n") == 0);
     client_end(&c);
-    fetch(&e, &c, "GET /broken/conflicting-cl HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/conflicting-cl HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(contains(&c.in, "Content-Length: 3\r\nContent-Length: 5\r\n"));
     client_end(&c);
-    fetch(&e, &c, "GET /broken/huge-header HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/huge-header HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && c.in.len > 300 * 1024 && strcmp(body_of(&c.in), "ok\n") == 0);
     client_end(&c);
-    fetch(&e, &c, "GET /broken/truncated-chunked HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/truncated-chunked HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && strcmp(body_of(&c.in), "5\r\nhello\r\n") == 0);
     client_end(&c);
-    fetch(&e, &c, "GET /broken/http10 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/http10 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && starts_with(&c.in, "HTTP/1.0 200 OK\r\n") &&
               !contains(&c.in, "Content-Length"));
     client_end(&c);
-    fetch(&e, &c, "GET /broken/bad-status-line HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/bad-status-line HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(starts_with(&c.in, "HTTP/1.1 2x0 "));
     client_end(&c);
-    fetch(&e, &c, "GET /broken/no-chunk-crlf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /broken/no-chunk-crlf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(strcmp(body_of(&c.in), "5\r\nhello0\r\n\r\n") == 0);
     client_end(&c);
     /* a malformed request: 400 and close */
-    fetch(&e, &c, "GET /hello HTTP/1.1\r\nBad Header: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /hello HTTP/1.1\r\nBad Header: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && starts_with(&c.in, "HTTP/1.1 400 Bad Request\r\n"));
     client_end(&c);
     env_stop(&e);
@@ -546,19 +355,19 @@ static void test_reset_and_close(void)
     env e;
     CU_ASSERT_FATAL(env_start(&e, "127.0.0.1:0", false));
     client c;
-    fetch(&e, &c, "GET /reset HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /reset HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT((c.failed && c.err == TE_RESET) || (c.eof && c.in.len == 0));
     CU_ASSERT_EQUAL(c.in.len, 0);
     client_end(&c);
-    fetch(&e, &c, "GET /close HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /close HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof && c.in.len == 0);
     client_end(&c);
-    fetch(&e, &c, "GET /close-mid-body?cl=100&send=50 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /close-mid-body?cl=100&send=50 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.eof);
     CU_ASSERT(contains(&c.in, "Content-Length: 100\r\n") && !contains(&c.in, "Connection: close"));
     CU_ASSERT_EQUAL(body_len_of(&c.in), 50);
     client_end(&c);
-    fetch(&e, &c, "GET /reset-mid-body?cl=100&send=50 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    fixture_fetch(&e, &c, "GET /reset-mid-body?cl=100&send=50 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CU_ASSERT(c.failed && c.err == TE_RESET);
     CU_ASSERT(c.in.len == 0 || starts_with(&c.in, "HTTP/1.1 200 OK\r\n"));
     client_end(&c);
