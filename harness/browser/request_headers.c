@@ -100,8 +100,42 @@ int browser_preflight_headers(header_list *out, const browser_request *r, const 
     return rc ? -1 : 0;
 }
 
+/* What Chromium 156 puts on the wire for an EventSource (../shared/browser-truth):
+ * Host, Connection, Pragma, Cache-Control, sec-ch-ua-platform, User-Agent, Accept,
+ * sec-ch-ua, sec-ch-ua-mobile, Last-Event-ID, Origin (cross-origin), Sec-Fetch-*, Referer,
+ * Accept-Encoding, Accept-Language, Cookie. */
+static int eventsource_request_headers(header_list *out, const browser_request *r)
+{
+    int rc = 0;
+    rc |= header_list_add(out, "Host", r->host);
+    rc |= header_list_add(out, "Connection", "keep-alive");
+    rc |= header_list_add(out, "Pragma", "no-cache");
+    rc |= header_list_add(out, "Cache-Control", "no-cache");
+    rc |= header_list_add(out, "sec-ch-ua-platform", "\"Linux\"");
+    rc |= header_list_add(out, "User-Agent", r->user_agent ? r->user_agent : BROWSER_USER_AGENT);
+    rc |= header_list_add(out, "Accept", "text/event-stream");
+    rc |= header_list_add(out, "sec-ch-ua", "\"Not:A-Brand\";v=\"8\", \"Chromium\";v=\"156\"");
+    rc |= header_list_add(out, "sec-ch-ua-mobile", "?0");
+    if (r->last_event_id && *r->last_event_id)
+        rc |= header_list_add(out, "Last-Event-ID", r->last_event_id);
+    if (r->origin && !r->same_origin)
+        rc |= header_list_add(out, "Origin", r->origin);
+    rc |= header_list_add(out, "Sec-Fetch-Site", fetch_site(r));
+    rc |= header_list_add(out, "Sec-Fetch-Mode", "cors");
+    rc |= header_list_add(out, "Sec-Fetch-Dest", "empty");
+    if (r->referrer)
+        rc |= header_list_add(out, "Referer", r->referrer);
+    rc |= header_list_add(out, "Accept-Encoding", r->accept_encoding ? r->accept_encoding : "gzip, deflate");
+    rc |= header_list_add(out, "Accept-Language", "en-US,en;q=0.9");
+    if (r->cookie && *r->cookie)
+        rc |= header_list_add(out, "Cookie", r->cookie);
+    return rc ? -1 : 0;
+}
+
 int browser_request_headers(header_list *out, const browser_request *r)
 {
+    if (r->eventsource)
+        return eventsource_request_headers(out, r);
     bool get_or_head = !strcasecmp(r->method, "GET") || !strcasecmp(r->method, "HEAD");
     char len[32];
     int rc = 0;

@@ -34,6 +34,8 @@ typedef struct browser_request {
     const char *user_agent;    /* NULL = BROWSER_USER_AGENT */
     const char *accept_encoding;
     const char *cookie;        /* the Cookie header value, NULL or "" = none */
+    bool eventsource;          /* EventSource's request: its headers, in Chromium's order */
+    const char *last_event_id; /* EventSource: Last-Event-ID (NULL or "" = not sent) */
 } browser_request;
 
 /* Fills out with every header of the request, in Chromium's order. */

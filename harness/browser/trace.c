@@ -87,3 +87,11 @@ void trace_splice(trace *dst, trace *src)
     src->events = NULL;
     src->n = src->cap = 0;
 }
+
+void trace_pop(trace *t)
+{
+    if (t->n == 0)
+        return;
+    event_free(&t->events[--t->n]);
+    memset(&t->events[t->n], 0, sizeof t->events[t->n]);
+}

@@ -92,6 +92,8 @@ trace_event *trace_push(trace *t, int64_t t_us, const char *ev);
 void trace_set_str(trace_event *e, char **member, unsigned field, const char *s, size_t n);
 /* Convenience for NUL-terminated strings. */
 void trace_set_cstr(trace_event *e, char **member, unsigned field, const char *s);
+/* Drops the last event (a page listener that did not exist after all). */
+void trace_pop(trace *t);
 /* Moves every event of src to the end of dst (src is left empty). */
 void trace_splice(trace *dst, trace *src);
 

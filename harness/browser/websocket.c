@@ -47,6 +47,7 @@ void ws_init(ws_model *w, trace *t, ws_event_hook hook, void *ud, const ws_optio
     ws_parser_init(&w->parser, WS_ROLE_CLIENT, &cb, w);
     if (o->max_message)
         w->parser.max_message = o->max_message;
+    w->hash_messages = o->hash_messages;
 }
 
 void ws_free(ws_model *w)
@@ -369,7 +370,16 @@ static void on_message_start(void *ud, int opcode)
     ws_model *w = ud;
     w->msg_opcode = (uint8_t)opcode;
     w->msg_len = w->msg_units = 0;
+    w->msg_hash = FNV1A_OFFSET;
     buf_reset(&w->msg);
+}
+
+uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
 }
 
 static void on_message_data(void *ud, const uint8_t *data, size_t len)
@@ -379,6 +389,8 @@ static void on_message_data(void *ud, const uint8_t *data, size_t len)
     /* text keeps a few bytes past the cap to cut at a character boundary */
     size_t keep = text ? w->trace->text_cap + 4 : w->trace->text_cap / 2;
     w->msg_len += len;
+    if (w->hash_messages)
+        w->msg_hash = fnv1a(w->msg_hash, data, len);
     if (text)
         w->msg_units += utf16_units(data, len);
     if (w->msg.len < keep)
@@ -443,9 +455,28 @@ static void server_close(ws_model *w, const ws_close_info *ci)
 }
 
 /* Chromium's ParseClose, in its order: size, reserved codes, UTF-8. */
+/* The server's close frame as it came: what a grader compares with the expected code. */
+static void record_close_frame(ws_model *w, const uint8_t *p, size_t n)
+{
+    trace_event *e = push(w, "close-in");
+    if (!e)
+        return;
+    e->fields |= TF_LEN;
+    e->len = n;
+    if (n < 2)
+        return;
+    e->fields |= TF_CODE;
+    e->code = p[0] << 8 | p[1];
+    if (ws_utf8_valid(p + 2, n - 2, NULL))
+        trace_set_str(e, &e->reason, TF_REASON, (const char *)p + 2, n - 2);
+    else
+        trace_set_cstr(e, &e->detail, TF_DETAIL, "the reason is not UTF-8");
+}
+
 static void close_frame(ws_model *w, const uint8_t *p, size_t n)
 {
     uint64_t at = w->parser.offset - n;
+    record_close_frame(w, p, n);
     ws_close_info ci;
     ws_error err;
     int rc = ws_parse_close(p, n, &ci, &err);

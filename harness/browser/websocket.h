@@ -45,6 +45,8 @@
  *   request       method url detail=request head
  *   frame-out     type=opcode name len [code reason] text (text payload, or hex) detail
  *                 ("raw"/"harness" for frames no browser would send)
+ *   close-in      len=payload size [code] [reason] (detail when the reason is not UTF-8):
+ *                 the server's close frame as it came, before any check
  *   tcp-close     detail: who closed TCP and why
  *   finding       offset code detail: a protocol violation in the server's bytes, or a close
  *                 code the registry grades (detail ends with the grade)
@@ -80,6 +82,7 @@ typedef struct ws_options {
     void *rng_ud;
     uint64_t max_message;              /* 0 = WS_DEFAULT_MAX_MESSAGE */
     const ws_close_registry *registry; /* grades the server's close codes; may be NULL */
+    bool hash_messages;                /* keep msg_hash of every message (echo checks) */
 } ws_options;
 
 struct ws_model {
@@ -116,6 +119,8 @@ struct ws_model {
     uint64_t msg_len;
     uint64_t msg_units;      /* UTF-16 code units of a text message */
     buf msg;                 /* the first text_cap bytes of the message being received */
+    bool hash_messages;
+    uint64_t msg_hash;       /* FNV-1a of the whole message, valid in the hook of its event */
 };
 
 void ws_init(ws_model *w, trace *t, ws_event_hook hook, void *ud, const ws_options *o);
@@ -158,6 +163,9 @@ void ws_timer(ws_model *w, int64_t now);
 
 /* Pushes "final": what the page can read when the step ends. */
 void ws_final(ws_model *w, int64_t now);
+/* 64-bit FNV-1a, continued from h (start with FNV1A_OFFSET). */
+#define FNV1A_OFFSET 0xcbf29ce484222325ULL
+uint64_t fnv1a(uint64_t h, const void *data, size_t len);
 /* bufferedAmount as the page reads it. */
 uint64_t ws_buffered_amount(const ws_model *w);
 

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "report/report.h"
+#include "proto/ws_close_registry.h"
 #include "run/runner.h"
 #include "scenario/loader.h"
 #include "scenario/paths.h"
@@ -70,6 +71,18 @@ static const char *project_dir(void)
         }
     }
     return ".";
+}
+
+/* The WebSocket close-code registry (data, not code): without it close codes are not
+ * graded, which the run says once. */
+static const ws_close_registry *load_close_codes(ws_close_registry *r, const char *home)
+{
+    char path[4200], err[512];
+    snprintf(path, sizeof path, "%s/harness/proto/ws-close-codes.yaml", home);
+    if (ws_close_registry_load(r, path, err, sizeof err) == 0)
+        return r;
+    fprintf(stderr, "comet: close codes are not graded: %s\n", err);
+    return NULL;
 }
 
 typedef struct loaded_suites {
@@ -228,9 +241,12 @@ int cmd_run(int argc, char **argv)
     rc.console = quiet ? NULL : stdout;
     rc.progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO) ? stderr : NULL;
     rc.fixture_dir = project_dir();
+    ws_close_registry registry = {0};
+    rc.ws_registry = load_close_codes(&registry, rc.fixture_dir);
     setvbuf(stdout, NULL, _IOLBF, 0);
     run_result *result = calloc(1, sizeof *result);
     int status = result ? runner_run(suites.items, suites.n, &rc, result) : EXIT_USAGE;
+    ws_close_registry_free(&registry);
     if (status == 0) {
         report_console_summary(stdout, result, &rc.console_opts);
         status = exit_code_for(result, strict);

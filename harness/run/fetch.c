@@ -18,6 +18,8 @@ struct fetch {
     fetch_config config;
     fetch_callbacks cb;
     void *ud;
+    fetch_destination destination;
+    char *last_event_id;
     /* the request as it stands after redirects */
     char *method;
     url url;
@@ -98,6 +100,7 @@ static void fetch_destroy(fetch *f)
         url_free(&f->page_url);
     free(f->page_origin);
     free(f->user_agent);
+    free(f->last_event_id);
     header_list_free(&f->author);
     free(f->body);
     free(f->origin);
@@ -119,14 +122,14 @@ void fetch_cancel(fetch *f)
 }
 
 /* Ends the fetch with a network error. */
-static void fail(fetch *f, const char *detail, bool connect_failed)
+static void fail(fetch *f, const char *detail, fetch_error kind)
 {
     if (f->t) {
         transport_close(f->t, false);
         f->t = NULL;
     }
     enter(f);
-    f->cb.on_error(f->ud, detail, connect_failed);
+    f->cb.on_error(f->ud, detail, kind);
     f->cancelled = true; /* nothing follows an error */
     leave(f);
 }
@@ -136,7 +139,8 @@ static void blocked(fetch *f, const char *why)
 {
     char *u = url_serialize(&f->url);
     buf b = {0};
-    buf_printf(&b, "Access to XMLHttpRequest at '%s' ", u);
+    buf_printf(&b, "Access to %s at '%s' ",
+               f->destination == FETCH_EVENTSOURCE ? "resource" : "XMLHttpRequest", u);
     if (f->redirects)
         buf_printf(&b, "(redirected from '%s') ", f->first_url);
     buf_printf(&b, "from origin '%s' has been blocked by CORS policy: %s", f->page_origin, why);
@@ -148,7 +152,7 @@ static void blocked(fetch *f, const char *why)
         return;
     char detail[600];
     snprintf(detail, sizeof detail, "CORS: %s", why);
-    fail(f, detail, false);
+    fail(f, detail, FETCH_ERR_POLICY);
 }
 
 static bool is_cross_origin(const fetch *f)
@@ -315,7 +319,7 @@ static void on_body(void *ud, const char *data, size_t len)
     if (!f->decoder) {
         f->cb.on_body(f->ud, data, len);
     } else if (content_decoder_feed(f->decoder, data, len) < 0) {
-        fail(f, content_decoder_error(f->decoder), false);
+        fail(f, content_decoder_error(f->decoder), FETCH_ERR_NETWORK);
     }
 }
 
@@ -325,7 +329,7 @@ static void on_message_done(void *ud)
     if (f->cancelled || f->is_redirect || f->preflight_answered)
         return;
     if (f->decoder && content_decoder_finish(f->decoder) < 0) {
-        fail(f, content_decoder_error(f->decoder), false);
+        fail(f, content_decoder_error(f->decoder), FETCH_ERR_NETWORK);
         return;
     }
     f->cancelled = true; /* done: nothing follows */
@@ -350,7 +354,7 @@ static void on_finding(void *ud, const http1_finding *finding)
     char detail[256];
     snprintf(detail, sizeof detail, "%s at byte %llu of the response", finding->message,
              (unsigned long long)finding->offset);
-    fail(f, detail, false);
+    fail(f, detail, FETCH_ERR_NETWORK);
 }
 
 static const http1_callbacks parser_callbacks = {
@@ -378,12 +382,12 @@ static void follow_redirect(fetch *f)
     store_cookies(f);
     if (url_resolve(&next, &f->url, location, err, sizeof err) < 0 ||
         (strcmp(next.scheme, "http") && strcmp(next.scheme, "https"))) {
-        fail(f, "redirect to an invalid URL", false);
+        fail(f, "redirect to an invalid URL", FETCH_ERR_POLICY);
         return;
     }
     if (++f->redirects > f->config.max_redirects) {
         url_free(&next);
-        fail(f, "too many redirects (net::ERR_TOO_MANY_REDIRECTS)", false);
+        fail(f, "too many redirects (net::ERR_TOO_MANY_REDIRECTS)", FETCH_ERR_NETWORK);
         return;
     }
     /* Fetch, HTTP-redirect fetch step 12: POST becomes GET on 301/302; everything but
@@ -455,7 +459,7 @@ static void parse_input(fetch *f)
         if (f->is_redirect || f->preflight_answered)
             return; /* its body is never read: the browser moves on at once */
         if (f->parser.state == H1_UPGRADED) {
-            fail(f, "unexpected 101 Switching Protocols", false);
+            fail(f, "unexpected 101 Switching Protocols", FETCH_ERR_NETWORK);
             return;
         }
         if (used == 0)
@@ -468,7 +472,7 @@ static void on_data(void *ud, const char *data, size_t len)
     fetch *f = ud;
     enter(f);
     if (buf_append(&f->rbuf, data, len) < 0)
-        fail(f, "response head too large", false);
+        fail(f, "response head too large", FETCH_ERR_NETWORK);
     else
         parse_input(f);
     if (!f->cancelled && f->preflight_answered)
@@ -493,7 +497,7 @@ static void on_eof(void *ud)
         }
         http1_eof(&f->parser); /* completes a close-delimited body or reports truncation */
         if (!f->cancelled)
-            fail(f, "connection closed before the response ended", false);
+            fail(f, "connection closed before the response ended", FETCH_ERR_NETWORK);
     }
     leave(f);
 }
@@ -507,7 +511,7 @@ static void on_transport_error(void *ud, transport_error err, const char *detail
     bool connect_failed = err == TE_RESOLVE || err == TE_CONNECT_REFUSED ||
                           err == TE_CONNECT_TIMEOUT || err == TE_CONNECT ||
                           err == TE_TLS_HANDSHAKE || err == TE_TLS_VERIFY;
-    fail(f, msg, connect_failed && !f->request_sent);
+    fail(f, msg, connect_failed && !f->request_sent ? FETCH_ERR_CONNECT : FETCH_ERR_NETWORK);
 }
 
 static const transport_callbacks transport_cbs = {
@@ -544,6 +548,8 @@ static int write_request(fetch *f, buf *out)
         .user_agent = f->user_agent,
         .accept_encoding = CONTENT_ACCEPT_ENCODING,
         .cookie = cookies.data,
+        .eventsource = f->destination == FETCH_EVENTSOURCE,
+        .last_event_id = f->last_event_id,
     };
     int rc;
     const char *method = f->method;
@@ -579,13 +585,13 @@ static void start_attempt(fetch *f)
     buf req = {0};
     if (write_request(f, &req) < 0) {
         buf_free(&req);
-        fail(f, "the request cannot be written (invalid method, URL or header)", false);
+        fail(f, "the request cannot be written (invalid method, URL or header)", FETCH_ERR_NETWORK);
         return;
     }
     bool tls = url_is_tls(&f->url);
     if (tls && !f->config.tls) {
         buf_free(&req);
-        fail(f, "https is not available (no TLS context)", true);
+        fail(f, "https is not available (no TLS context)", FETCH_ERR_CONNECT);
         return;
     }
     const char *method = f->preflighting ? "OPTIONS" : f->method;
@@ -612,7 +618,7 @@ static void start_attempt(fetch *f)
     f->t = transport_connect(f->config.loop, f->url.host, f->url.port, &o, &transport_cbs, f);
     if (!f->t) {
         buf_free(&req);
-        fail(f, "out of memory", true);
+        fail(f, "out of memory", FETCH_ERR_CONNECT);
         return;
     }
     transport_write(f->t, req.data, req.len);
@@ -657,6 +663,8 @@ fetch *fetch_start(const fetch_config *c, const fetch_request *r, const fetch_ca
     }
     f->page_origin = r->page_origin ? strdup(r->page_origin) : NULL;
     f->user_agent = r->user_agent ? strdup(r->user_agent) : NULL;
+    f->destination = r->destination;
+    f->last_event_id = r->last_event_id ? strdup(r->last_event_id) : NULL;
     for (size_t i = 0; r->author && i < r->author->n; i++)
         header_list_add(&f->author, r->author->items[i].name, r->author->items[i].value);
     if (r->body) {
@@ -672,7 +680,7 @@ fetch *fetch_start(const fetch_config *c, const fetch_request *r, const fetch_ca
     f->origin = strdup(r->page_origin ? r->page_origin : "null");
     f->first_url = url_serialize(&f->url);
     f->cors_tainting = is_cross_origin(f);
-    if (f->cors_tainting)
+    if (f->cors_tainting && f->destination == FETCH_XHR)
         f->preflighting = needs_preflight(f);
     enter(f);
     start_attempt(f);

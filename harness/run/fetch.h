@@ -17,6 +17,22 @@
 
 typedef struct fetch fetch;
 
+/* Who is fetching: the request's headers, its CORS rules and the console text differ. */
+typedef enum fetch_destination {
+    FETCH_XHR = 0,        /* XMLHttpRequest: may be preflighted */
+    FETCH_EVENTSOURCE,    /* EventSource: never preflighted (Fetch's unsafe-request flag is
+                             only set by XHR and fetch()); EventSource's own headers */
+} fetch_destination;
+
+/* Why a fetch failed: EventSource reconnects after a network error but gives up after a
+ * policy failure (Chromium's AbortConnectionAttempt on access-check and redirect-check
+ * failures). */
+typedef enum fetch_error {
+    FETCH_ERR_NETWORK = 0,  /* reset, timeout, bad framing, truncated body, ... */
+    FETCH_ERR_CONNECT,      /* no connection could be made at all */
+    FETCH_ERR_POLICY,       /* the CORS check or a redirect check refused the response */
+} fetch_error;
+
 typedef struct fetch_response {
     int status;
     const char *reason;
@@ -39,9 +55,8 @@ typedef struct fetch_callbacks {
     void (*on_response)(void *ud, const fetch_response *r);
     void (*on_body)(void *ud, const char *data, size_t len);
     void (*on_done)(void *ud);
-    /* Network error: what the page sees as status 0. connect_failed: no connection could
-     * be made at all. */
-    void (*on_error)(void *ud, const char *detail, bool connect_failed);
+    /* The fetch ended without a response the page can use (status 0 for XHR). */
+    void (*on_error)(void *ud, const char *detail, fetch_error kind);
     /* A tolerated protocol violation (the fatal ones arrive through on_error). */
     void (*on_finding)(void *ud, const http1_finding *f, const char *url);
     /* A message Chromium would print in the console (CORS blocks). */
@@ -59,6 +74,7 @@ typedef struct fetch_config {
 } fetch_config;
 
 typedef struct fetch_request {
+    fetch_destination destination;
     const char *method;
     const url *url;
     const header_list *author;    /* accepted setRequestHeader() headers */
@@ -69,6 +85,7 @@ typedef struct fetch_request {
     const char *user_agent;
     bool with_credentials;        /* credentials mode "include" (else "same-origin") */
     bool upload_listeners;        /* makes a cross-origin request with a body preflighted */
+    const char *last_event_id;    /* EventSource: the Last-Event-ID header (NULL = none) */
     struct cors_cache *preflight_cache; /* the page's; NULL = no caching */
     struct cookie_jar *cookies;   /* the page's; NULL = no cookies */
 } fetch_request;

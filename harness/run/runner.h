@@ -26,6 +26,7 @@ typedef struct runner_config {
     console_opts console_opts;
     FILE *progress;              /* a TTY for the live progress line; NULL = none */
     const char *fixture_dir;     /* where fixtures/certs lives */
+    const struct ws_close_registry *ws_registry; /* grades servers' close codes; may be NULL */
 } runner_config;
 
 /* Runs the cases and fills out. Returns 0 when it ran (verdicts say the rest), 3 when a

@@ -117,12 +117,7 @@ static void on_page_event(void *ud, xhr_model *x, const trace_event *e)
 static void on_request(void *ud, const char *method, const char *u, const char *head)
 {
     xhr_run *r = ud;
-    trace_event *e = trace_push(r->env.trace, now(r), "request");
-    if (!e)
-        return;
-    trace_set_cstr(e, &e->method, TF_METHOD, method);
-    trace_set_cstr(e, &e->url, TF_URL, u);
-    trace_set_cstr(e, &e->detail, TF_DETAIL, head);
+    record_request(r->env.trace, now(r), method, u, head);
 }
 
 static void on_request_sent(void *ud)
@@ -134,30 +129,14 @@ static void on_request_sent(void *ud)
 static void on_redirect(void *ud, int status, const char *u)
 {
     xhr_run *r = ud;
-    trace_event *e = trace_push(r->env.trace, now(r), "redirect");
-    if (!e)
-        return;
-    e->fields |= TF_STATUS;
-    e->status = status;
-    trace_set_cstr(e, &e->url, TF_URL, u);
+    record_redirect(r->env.trace, now(r), status, u);
 }
 
 static void on_response_head(void *ud, const char *method, int status, const char *u,
                              const header_list *h)
 {
     xhr_run *r = ud;
-    trace_event *e = trace_push(r->env.trace, now(r), "response");
-    if (!e)
-        return;
-    e->fields |= TF_STATUS;
-    e->status = status;
-    trace_set_cstr(e, &e->method, TF_METHOD, method);
-    trace_set_cstr(e, &e->url, TF_URL, u);
-    buf b = {0};
-    for (size_t i = 0; i < h->n; i++)
-        buf_printf(&b, "%s: %s\r\n", h->items[i].name, h->items[i].value);
-    trace_set_cstr(e, &e->detail, TF_DETAIL, b.data ? b.data : "");
-    buf_free(&b);
+    record_response_head(r->env.trace, now(r), method, status, u, h);
 }
 
 static void on_response(void *ud, const fetch_response *fr)
@@ -193,24 +172,18 @@ static void on_done(void *ud)
     xhr_end(&r->x, now(r));
 }
 
-static void on_error(void *ud, const char *detail, bool connect_failed)
+static void on_error(void *ud, const char *detail, fetch_error kind)
 {
     xhr_run *r = ud;
     r->f = NULL;
-    r->connect_failed = connect_failed;
+    r->connect_failed = kind == FETCH_ERR_CONNECT;
     xhr_fail(&r->x, now(r), "error", detail);
 }
 
 static void on_finding(void *ud, const http1_finding *f, const char *u)
 {
     xhr_run *r = ud;
-    trace_event *e = trace_push(r->env.trace, now(r), "finding");
-    if (!e)
-        return;
-    e->fields |= TF_OFFSET;
-    e->offset = f->offset;
-    trace_set_cstr(e, &e->detail, TF_DETAIL, f->message);
-    trace_set_cstr(e, &e->url, TF_URL, u);
+    record_finding(r->env.trace, now(r), f, u);
 }
 
 static void console_message(xhr_run *r, const char *text);
@@ -223,9 +196,7 @@ static void on_console(void *ud, const char *text)
 static void on_leniency(void *ud, const char *text)
 {
     xhr_run *r = ud;
-    trace_event *e = trace_push(r->env.trace, now(r), "leniency");
-    if (e)
-        trace_set_cstr(e, &e->detail, TF_DETAIL, text);
+    record_detail(r->env.trace, now(r), "leniency", text);
 }
 
 static const fetch_callbacks fetch_cbs = {
@@ -320,9 +291,7 @@ static void settle_fired(struct ev_loop *loop, ev_timer *w, int revents)
 
 void xhr_run_deadline(xhr_run *r)
 {
-    trace_event *e = trace_push(r->env.trace, now(r), "deadline");
-    if (e)
-        trace_set_cstr(e, &e->detail, TF_DETAIL, "the case deadline was reached");
+    record_detail(r->env.trace, now(r), "deadline", "the case deadline was reached");
     report(r);
 }
 
@@ -330,9 +299,7 @@ void xhr_run_deadline(xhr_run *r)
 
 static void console_message(xhr_run *r, const char *text)
 {
-    trace_event *e = trace_push(r->env.trace, now(r), "console");
-    if (e)
-        trace_set_cstr(e, &e->detail, TF_DETAIL, text);
+    record_detail(r->env.trace, now(r), "console", text);
 }
 
 static void init_timer(xhr_run *r, ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int))

@@ -2,6 +2,7 @@
  * line per mismatch: "what (file:line:col): expected X, observed Y". Observed text comes
  * from the server, so it is always escaped and cut before it reaches a reason line. */
 #include "scenario/expect_check.h"
+#include "scenario/expect_internal.h"
 
 #include "util/buf.h"
 #include "util/headers.h"
@@ -12,20 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define SHOW_TEXT_BYTES 200  /* of observed or expected text in a reason line */
 #define SHOW_CONSOLE_BYTES 1000 /* console messages carry the reason after a long URL */
 #define SHOW_SEQ_ITEMS 50    /* entries of an observed sequence in a reason line */
 
-/* How a text expectation reads where its value may be missing: a header the page cannot
- * see, a header not on the wire, no console message. */
-typedef struct match_words {
-    const char *absent;  /* "expected ..." when the value must not be there */
-    const char *present; /* "expected ..." when any value will do */
-    const char *missing; /* "observed ..." when it is not there */
-    size_t show;         /* observed bytes shown */
-} match_words;
-
-static const match_words text_words = {"null", "a value", "null", SHOW_TEXT_BYTES};
+const match_words text_words = {"null", "a value", "null", SHOW_TEXT_BYTES};
 static const match_words header_words = {"null (not visible)", "a visible value", "null",
                                          SHOW_TEXT_BYTES};
 static const match_words wire_words = {"no such header", "the header, with any value",
@@ -203,7 +194,7 @@ static size_t append_quoted(buf *b, const char *s, size_t len, size_t max)
 }
 
 /* Observed text: missing, or quoted; the size when asked or when cut. */
-static void append_observed_text(buf *b, const char *s, bool with_size, const match_words *w)
+void append_observed_text(buf *b, const char *s, bool with_size, const match_words *w)
 {
     if (!s) {
         buf_append_str(b, w->missing);
@@ -217,7 +208,7 @@ static void append_observed_text(buf *b, const char *s, bool with_size, const ma
         buf_printf(b, " (%zu bytes)", len);
 }
 
-static void append_expected_text(buf *b, const text_match *m, const match_words *w)
+void append_expected_text(buf *b, const text_match *m, const match_words *w)
 {
     const char *v = m->value ? m->value : "";
     switch (m->kind) {
@@ -252,7 +243,7 @@ static void append_expected_text(buf *b, const text_match *m, const match_words 
 }
 
 /* "what (file:line:col): " */
-static void append_label(buf *b, const char *what, src_pos pos)
+void append_label(buf *b, const char *what, src_pos pos)
 {
     if (pos.line <= 0)
         buf_printf(b, "%s: ", what);
@@ -260,7 +251,7 @@ static void append_label(buf *b, const char *what, src_pos pos)
         buf_printf(b, "%s (%s:%d:%d): ", what, pos.file ? pos.file : "?", pos.line, pos.col);
 }
 
-static void add_reason(reasons *out, buf *b)
+void add_reason(reasons *out, buf *b)
 {
     if (out)
         reasons_add(out, "%s", b->data ? b->data : "mismatch (out of memory rendering it)");
@@ -268,7 +259,7 @@ static void add_reason(reasons *out, buf *b)
 }
 
 /* Milliseconds, exact: "250 ms", "1.5 ms". */
-static void append_ms(buf *b, int64_t us)
+void append_ms(buf *b, int64_t us)
 {
     int64_t ms = us / 1000, frac = us % 1000;
     if (frac == 0) {
@@ -284,7 +275,7 @@ static void append_ms(buf *b, int64_t us)
 }
 
 /* An observed sequence, runs of 3+ equal entries folded: [loadstart, progress (40 times)]. */
-static void append_sequence(buf *b, const int *ints, const char *const *names, size_t n)
+void append_sequence(buf *b, const int *ints, const char *const *names, size_t n)
 {
     buf_append_str(b, "[");
     size_t shown = 0, i = 0;
@@ -335,14 +326,24 @@ static bool is_upload(const char *ev)
     return strncmp(ev, "upload.", 7) == 0;
 }
 
-static void note_truncation(buf *b, const trace *t)
+void note_truncation(buf *b, const trace *t)
 {
     if (t->truncated)
         buf_append_str(b, " (the trace was truncated: later events are missing)");
 }
 
-static bool check_ready_states(const expect *e, const trace *t, size_t from, size_t to,
-                               reasons *out)
+static bool is_readystatechange(const trace_event *ev)
+{
+    return strcmp(ev->ev, "readystatechange") == 0;
+}
+
+static bool is_progress_event(const trace_event *ev)
+{
+    return is_progress_family(ev->ev);
+}
+
+bool check_ready_states(const expect *e, const trace *t, size_t from, size_t to,
+                        event_filter counts, reasons *out)
 {
     int *seq = malloc((to - from + 1) * sizeof *seq);
     size_t n = 0;
@@ -352,7 +353,7 @@ static bool check_ready_states(const expect *e, const trace *t, size_t from, siz
         return false;
     }
     for (size_t i = from; i < to; i++)
-        if (t->events[i].ev && strcmp(t->events[i].ev, "readystatechange") == 0)
+        if (t->events[i].ev && counts(&t->events[i]))
             seq[n++] = t->events[i].rs;
     bool ok = pattern_match_ints(&e->ready_states, seq, n);
     if (!ok) {
@@ -369,7 +370,8 @@ static bool check_ready_states(const expect *e, const trace *t, size_t from, siz
     return ok;
 }
 
-static bool check_events(const expect *e, const trace *t, size_t from, size_t to, reasons *out)
+bool check_events(const expect *e, const trace *t, size_t from, size_t to, event_filter counts,
+                  reasons *out)
 {
     const char **seq = malloc((to - from + 1) * sizeof *seq);
     size_t n = 0;
@@ -379,7 +381,7 @@ static bool check_events(const expect *e, const trace *t, size_t from, size_t to
         return false;
     }
     for (size_t i = from; i < to; i++)
-        if (t->events[i].ev && is_progress_family(t->events[i].ev))
+        if (t->events[i].ev && counts(&t->events[i]))
             seq[n++] = t->events[i].ev;
     bool ok = pattern_match_names(&e->events, seq, n);
     if (!ok) {
@@ -396,7 +398,7 @@ static bool check_events(const expect *e, const trace *t, size_t from, size_t to
     return ok;
 }
 
-static bool check_int(const char *what, const opt_int *o, int64_t observed, reasons *out)
+bool check_int(const char *what, const opt_int *o, int64_t observed, reasons *out)
 {
     if (!o->present || o->value == observed)
         return true;
@@ -407,7 +409,7 @@ static bool check_int(const char *what, const opt_int *o, int64_t observed, reas
     return false;
 }
 
-static bool check_text(const char *what, const text_match *m, const char *observed,
+bool check_text(const char *what, const text_match *m, const char *observed,
                        bool with_size, const match_words *w, reasons *out)
 {
     if (!m || text_match_ok(m, observed))
@@ -495,7 +497,7 @@ static bool check_wire_header(const wire_header_expect *w, const trace *t, size_
     return ok;
 }
 
-static bool check_wire_headers(const expect *e, const trace *t, size_t from, size_t to,
+bool check_wire_headers(const expect *e, const trace *t, size_t from, size_t to,
                                reasons *out)
 {
     bool ok = true;
@@ -505,14 +507,14 @@ static bool check_wire_headers(const expect *e, const trace *t, size_t from, siz
 }
 
 /* Whether n lies within [lo, hi]; *broken is the bound it crossed. */
-static bool within(const opt_int *lo, const opt_int *hi, int64_t n, const opt_int **broken)
+bool within(const opt_int *lo, const opt_int *hi, int64_t n, const opt_int **broken)
 {
     *broken = lo->present && n < lo->value ? lo : hi->present && n > hi->value ? hi : NULL;
     return *broken == NULL;
 }
 
 /* "expected 2", "expected at least 1" */
-static void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi,
+void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi,
                                   const opt_int *broken)
 {
     bool exact = lo->present && hi->present && lo->value == hi->value;
@@ -520,7 +522,7 @@ static void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi,
                broken->value);
 }
 
-static bool check_requests(const expect *e, const trace *t, size_t from, size_t to,
+bool check_requests(const expect *e, const trace *t, size_t from, size_t to,
                            reasons *out)
 {
     bool ok = true;
@@ -563,7 +565,7 @@ static char *console_text(const trace *t, size_t from, size_t to)
     return b.data ? buf_take(&b) : strdup("");
 }
 
-static bool check_console(const expect *e, const trace *t, size_t from, size_t to, reasons *out)
+bool check_console(const expect *e, const trace *t, size_t from, size_t to, reasons *out)
 {
     if (!e->console)
         return true;
@@ -679,9 +681,9 @@ bool expect_check_xhr(const expect *e, const trace *t, size_t from, size_t to,
         from = to;
     bool ok = true;
     if (e->ready_states.present)
-        ok &= check_ready_states(e, t, from, to, out);
+        ok &= check_ready_states(e, t, from, to, is_readystatechange, out);
     if (e->events.present)
-        ok &= check_events(e, t, from, to, out);
+        ok &= check_events(e, t, from, to, is_progress_event, out);
     ok &= check_int("status", &e->status, f->status, out);
     ok &= check_text("status_text", e->status_text, f->status_text, false, &text_words, out);
     ok &= check_int("ready_state", &e->ready_state, f->ready_state, out);

@@ -24,6 +24,19 @@ typedef struct xhr_final {
 bool expect_check_xhr(const expect *e, const trace *t, size_t from, size_t to,
                       const xhr_final *f, reasons *out);
 
+/* What an EventSource or WebSocket step leaves besides its trace. */
+typedef struct stream_final {
+    int ready_state;
+    int status;       /* EventSource: the last response's status; WebSocket: the handshake's
+                         (0 = no response) */
+} stream_final;
+
+/* Checks an eventsource/websocket step's events [from, to) against e. */
+bool expect_check_es(const expect *e, const trace *t, size_t from, size_t to,
+                     const stream_final *f, reasons *out);
+bool expect_check_ws(const expect *e, const trace *t, size_t from, size_t to,
+                     const stream_final *f, reasons *out);
+
 /* Pattern matching over sequences, exposed for tests and for other step kinds. */
 bool pattern_match_ints(const pattern *p, const int *seq, size_t n);
 bool pattern_match_names(const pattern *p, const char *const *seq, size_t n);

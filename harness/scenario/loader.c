@@ -5,6 +5,8 @@
  * second pass, a walk of the schema that fills the suite, only sees sane input. Every
  * error names file:line:column of the offending node; the first error wins. */
 #include "scenario/loader.h"
+#include "scenario/loader_internal.h"
+#include "scenario/loader_stream.h"
 
 #include "browser/request_headers.h"
 #include "scenario/cors_policy.h"
@@ -24,71 +26,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define MAX_FILE_BYTES (16u << 20)        /* a scenario file, and a scalar after ${VAR} */
-#define MAX_CASES 100000
-#define MAX_DEPTH 64                       /* nested lists/mappings; the schema needs ~8 */
-#define MAX_EXPANDED_NODES 4000000u        /* nodes after expanding aliases */
-#define MAX_MODEL_BYTES (256u << 20)       /* strings copied into the suite, bodies included */
-#define MAX_BODY_BYTES (64u << 20)         /* one request body (body_size) */
-#define MAX_REPEAT 100000
-#define MAX_HEADERS 1000                   /* per request, per expectation */
-#define MAX_VAR_NAME 128
-#define MAX_POLICY_ITEMS 100               /* per list of a cors_policy */
-#define MAX_POLICY_URLS 20
-
-/* ---- the node tree ------------------------------------------------------------------ */
-
-typedef enum ykind {
-    Y_SCALAR,
-    Y_SEQ,
-    Y_MAP,
-} ykind;
-
-typedef struct ynode ynode;
-struct ynode {
-    ykind kind;
-    bool plain;          /* plain scalar: `~`, `null` and nothing mean null */
-    int line, col;       /* 1-based */
-    char *text;          /* scalar after ${VAR} substitution, NUL-terminated */
-    size_t len;
-    ynode **kids;        /* sequence items; mapping keys and values interleaved */
-    size_t n_kids, cap_kids;
-    uint64_t weight;     /* nodes this one stands for once aliases are expanded */
-};
-
-typedef struct anchor {
-    char *name;          /* NULL = free slot */
-    ynode *node;
-} anchor;
-
-typedef struct frame {
-    ynode *node;
-    char *anchor;        /* registered when the collection closes: no self-reference */
-} frame;
-
-typedef struct loader {
-    const char *file;          /* the suite's copy of the file name */
-    const char *src;           /* YAML text, to place reader errors given as offsets */
-    size_t src_len;
-    load_error *err;
-    bool failed;
-    ynode **nodes;             /* every node, for freeing (aliases share nodes) */
-    size_t n_nodes, cap_nodes;
-    anchor *anchors;           /* open-addressing hash table */
-    size_t n_anchors, cap_anchors;
-    frame stack[MAX_DEPTH];
-    size_t depth;
-    ynode *root;
-    int documents;
-    uint64_t bytes_left;       /* budget for strings copied into the suite */
-} loader;
-
 /* ---- errors ------------------------------------------------------------------------- */
 
-static int fail_at(loader *L, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_at(loader *L, int line, int col, const char *fmt, ...)
+int fail_at(loader *L, int line, int col, const char *fmt, ...)
 {
     if (L->failed)
         return -1; /* the first error is the one to show */
@@ -105,7 +45,6 @@ static int fail_at(loader *L, int line, int col, const char *fmt, ...)
     return -1;
 }
 
-#define fail(L, node, ...) fail_at((L), (node)->line, (node)->col, __VA_ARGS__)
 
 /* User text inside an error message: quoted, escaped, cut at 40 bytes. */
 static void snippet(char *out, size_t cap, const char *s, size_t len)
@@ -132,7 +71,7 @@ static void snippet(char *out, size_t cap, const char *s, size_t len)
     buf_free(&b);
 }
 
-static bool is_null(const ynode *n)
+bool is_null(const ynode *n)
 {
     if (n->kind != Y_SCALAR || !n->plain)
         return false;
@@ -141,7 +80,7 @@ static bool is_null(const ynode *n)
 }
 
 /* What a node is, for "expected X, got Y". */
-static void describe(const ynode *n, char *out, size_t cap)
+void describe(const ynode *n, char *out, size_t cap)
 {
     if (n->kind == Y_SEQ)
         snprintf(out, cap, "a list");
@@ -155,14 +94,14 @@ static void describe(const ynode *n, char *out, size_t cap)
 
 /* A scalar's text when it can be read as a number, a word or a duration: not null and
  * without NUL bytes (a "\0" escape would hide the rest from C string functions). */
-static const char *word(const ynode *n)
+const char *word(const ynode *n)
 {
     if (n->kind != Y_SCALAR || is_null(n) || strlen(n->text) != n->len)
         return NULL;
     return n->text;
 }
 
-static int fail_type(loader *L, const ynode *n, const char *expected, const char *key)
+int fail_type(loader *L, const ynode *n, const char *expected, const char *key)
 {
     char got[96];
     describe(n, got, sizeof got);
@@ -526,12 +465,12 @@ static int build_tree(loader *L)
 
 /* ---- schema helpers ----------------------------------------------------------------- */
 
-static src_pos pos_of(const loader *L, const ynode *n)
+src_pos pos_of(const loader *L, const ynode *n)
 {
     return (src_pos){.file = L->file, .line = n->line, .col = n->col};
 }
 
-static bool key_is(const ynode *k, const char *name)
+bool key_is(const ynode *k, const char *name)
 {
     return k->kind == Y_SCALAR && k->len == strlen(name) && memcmp(k->text, name, k->len) == 0;
 }
@@ -563,7 +502,7 @@ static const ynode *first_unknown_key(const ynode *map, const char *const *allow
 }
 
 /* Every key a scalar, known, and given once. */
-static int check_keys(loader *L, const ynode *map, const char *const *allowed, const char *where)
+int check_keys(loader *L, const ynode *map, const char *const *allowed, const char *where)
 {
     for (size_t i = 0; i < map->n_kids; i += 2) {
         const ynode *k = map->kids[i];
@@ -587,7 +526,7 @@ static int check_keys(loader *L, const ynode *map, const char *const *allowed, c
 
 /* The value of key `name`, or NULL; *key_pos gets the key's position (expectations cite
  * the line where the user wrote the key). */
-static const ynode *field(const loader *L, const ynode *map, const char *name, src_pos *key_pos)
+const ynode *field(const loader *L, const ynode *map, const char *name, src_pos *key_pos)
 {
     for (size_t i = 0; i < map->n_kids; i += 2)
         if (key_is(map->kids[i], name)) {
@@ -598,19 +537,19 @@ static const ynode *field(const loader *L, const ynode *map, const char *name, s
     return NULL;
 }
 
-static int require_map(loader *L, const ynode *n, const char *key)
+int require_map(loader *L, const ynode *n, const char *key)
 {
     return n->kind == Y_MAP ? 0 : fail_type(L, n, "a mapping", key);
 }
 
-static int require_seq(loader *L, const ynode *n, const char *key)
+int require_seq(loader *L, const ynode *n, const char *key)
 {
     return n->kind == Y_SEQ ? 0 : fail_type(L, n, "a list", key);
 }
 
 /* Copies a scalar into the suite, within the suite's byte budget. NUL bytes (from "\0"
  * escapes) would silently cut C strings: only bodies, which keep a length, may hold them. */
-static int copy_text(loader *L, const ynode *n, const char *key, bool allow_nul, char **out)
+int copy_text(loader *L, const ynode *n, const char *key, bool allow_nul, char **out)
 {
     if (!allow_nul && memchr(n->text, '\0', n->len))
         return fail(L, n, "`%s` must not contain a NUL byte", key);
@@ -627,7 +566,7 @@ static int copy_text(loader *L, const ynode *n, const char *key, bool allow_nul,
     return 0;
 }
 
-static int get_string(loader *L, const ynode *n, const char *key, char **out)
+int get_string(loader *L, const ynode *n, const char *key, char **out)
 {
     if (n->kind != Y_SCALAR || is_null(n))
         return fail_type(L, n, "a string", key);
@@ -635,7 +574,7 @@ static int get_string(loader *L, const ynode *n, const char *key, char **out)
 }
 
 /* Optional strings: null or "" mean not set (NULL), so `target: ${COMET_TARGET:-}` works. */
-static int get_opt_string(loader *L, const ynode *n, const char *key, char **out)
+int get_opt_string(loader *L, const ynode *n, const char *key, char **out)
 {
     if (is_null(n) || (n->kind == Y_SCALAR && n->len == 0))
         return 0;
@@ -660,7 +599,7 @@ static int parse_int_text(const char *s, int64_t *out)
     return 0;
 }
 
-static int get_int(loader *L, const ynode *n, const char *key, int64_t lo, int64_t hi,
+int get_int(loader *L, const ynode *n, const char *key, int64_t lo, int64_t hi,
                    int64_t *out)
 {
     int64_t v;
@@ -673,7 +612,7 @@ static int get_int(loader *L, const ynode *n, const char *key, int64_t lo, int64
     return 0;
 }
 
-static int get_bool(loader *L, const ynode *n, const char *key, bool *out)
+int get_bool(loader *L, const ynode *n, const char *key, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
     if (word(n))
@@ -690,7 +629,7 @@ static int get_bool(loader *L, const ynode *n, const char *key, bool *out)
     return fail_type(L, n, "true or false", key);
 }
 
-static int get_duration(loader *L, const ynode *n, const char *key, bool allow_zero,
+int get_duration(loader *L, const ynode *n, const char *key, bool allow_zero,
                         int64_t *out)
 {
     int64_t v = word(n) ? parse_duration_us(n->text) : -1;
@@ -706,14 +645,14 @@ static int get_duration(loader *L, const ynode *n, const char *key, bool allow_z
     return 0;
 }
 
-static void set_opt_int(opt_int *o, int64_t v, src_pos pos)
+void set_opt_int(opt_int *o, int64_t v, src_pos pos)
 {
     o->present = true;
     o->value = v;
     o->pos = pos;
 }
 
-static char *lower_dup(const char *s)
+char *lower_dup(const char *s)
 {
     char *p = strdup(s);
     for (char *q = p; q && *q; q++)
@@ -782,7 +721,7 @@ static bool is_event_name(const char *s)
     return false;
 }
 
-static int parse_quant(const char *s, pattern_quant *q)
+int parse_quant(const char *s, pattern_quant *q)
 {
     if (!*s)
         *q = Q_ONE;
@@ -797,7 +736,7 @@ static int parse_quant(const char *s, pattern_quant *q)
     return 0;
 }
 
-static int parse_ready_state_item(loader *L, const ynode *n, pattern_item *it)
+int parse_ready_state_item(loader *L, const ynode *n, pattern_item *it)
 {
     char got[96];
     describe(n, got, sizeof got);
@@ -812,7 +751,39 @@ static int parse_ready_state_item(loader *L, const ynode *n, pattern_item *it)
     return 0;
 }
 
-static int parse_event_item(loader *L, const ynode *n, pattern_item *it)
+/* Event names a page can see per step kind; an EventSource also sees custom types. */
+static const char *const es_event_names[] = {"open", "message", "error", NULL};
+static const char *const ws_event_names[] = {"open", "message", "error", "close", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static int check_event_name(loader *L, const ynode *n, pattern_kind kind, const char *name,
+                            const char *got)
+{
+    if (kind == PAT_XHR_EVENTS) {
+        if (strcmp(name, "readystatechange") == 0)
+            return fail(L, n, "`events` leaves out readystatechange: check those with "
+                        "`ready_states`");
+        if (!is_event_name(name))
+            return fail(L, n, "unknown event %s in `events`; known: loadstart, progress, load, "
+                        "error, abort, timeout, loadend, and upload.<each of those>", got);
+    }
+    if (kind == PAT_WS_EVENTS && !in_list(ws_event_names, name))
+        return fail(L, n, "unknown event %s in `events`; a WebSocket fires open, message, "
+                    "error and close", got);
+    if (kind == PAT_ES_EVENTS && !in_list(es_event_names, name) && strchr(name, '.'))
+        return fail(L, n, "bad event type %s in `events`: open, message, error, or a custom "
+                    "event type", got);
+    return 0;
+}
+
+static int parse_event_item(loader *L, const ynode *n, pattern_kind kind, pattern_item *it)
 {
     char got[96];
     describe(n, got, sizeof got);
@@ -829,17 +800,13 @@ static int parse_event_item(loader *L, const ynode *n, pattern_item *it)
     if (!name)
         return fail(L, n, "out of memory");
     it->name = name;
-    if (strcmp(name, "readystatechange") == 0)
-        return fail(L, n, "`events` leaves out readystatechange: check those with "
-                    "`ready_states`");
-    if (!is_event_name(name))
-        return fail(L, n, "unknown event %s in `events`; known: loadstart, progress, load, "
-                    "error, abort, timeout, loadend, and upload.<each of those>", got);
-    return 0;
+    if (name_len == 0)
+        return fail(L, n, "expected an event name in `events`, got %s", got);
+    return check_event_name(L, n, kind, name, got);
 }
 
-static int parse_pattern(loader *L, const ynode *n, const char *key, src_pos pos, bool names,
-                         pattern *p)
+int parse_pattern(loader *L, const ynode *n, const char *key, src_pos pos, pattern_kind kind,
+                  pattern *p)
 {
     if (require_seq(L, n, key) < 0)
         return -1;
@@ -852,8 +819,8 @@ static int parse_pattern(loader *L, const ynode *n, const char *key, src_pos pos
         return fail(L, n, "out of memory");
     p->n = n->n_kids;
     for (size_t i = 0; i < n->n_kids; i++) {
-        int rc = names ? parse_event_item(L, n->kids[i], &p->items[i])
-                       : parse_ready_state_item(L, n->kids[i], &p->items[i]);
+        int rc = kind == PAT_READY_STATES ? parse_ready_state_item(L, n->kids[i], &p->items[i])
+                                          : parse_event_item(L, n->kids[i], kind, &p->items[i]);
         if (rc < 0)
             return -1;
     }
@@ -906,7 +873,7 @@ static int validate_list_item(loader *L, const ynode *v, const char *key)
 
 /* A plain scalar means equals; a mapping names one kind. Null means "absent" where
  * allow_absent (response headers, wire headers, console) and is an error elsewhere. */
-static int parse_text_match(loader *L, const ynode *n, const char *key, src_pos pos,
+int parse_text_match(loader *L, const ynode *n, const char *key, src_pos pos,
                             bool allow_absent, text_match *m)
 {
     m->pos = pos;
@@ -944,7 +911,7 @@ static int parse_text_match(loader *L, const ynode *n, const char *key, src_pos 
     return copy_text(L, v, key, false, &m->value);
 }
 
-static int new_text_match(loader *L, const ynode *n, const char *key, src_pos pos,
+int new_text_match(loader *L, const ynode *n, const char *key, src_pos pos,
                           text_match **out)
 {
     *out = calloc(1, sizeof **out);
@@ -1003,7 +970,7 @@ static int parse_header_expects(loader *L, const ynode *n, expect *e)
 }
 
 /* The mapping form of elapsed and progress_count: { min: X, max: Y }, either optional. */
-static int parse_bounds(loader *L, const ynode *n, const char *key, bool durations,
+int parse_bounds(loader *L, const ynode *n, const char *key, bool durations,
                         opt_int *lo, opt_int *hi)
 {
     static const char *const keys[] = {"min", "max", NULL};
@@ -1057,7 +1024,7 @@ static int parse_progress_count(loader *L, const ynode *n, src_pos pos, expect *
     return 0;
 }
 
-static int parse_opt_int(loader *L, const ynode *map, const char *key, int64_t lo, int64_t hi,
+int parse_opt_int(loader *L, const ynode *map, const char *key, int64_t lo, int64_t hi,
                          opt_int *o)
 {
     src_pos kp;
@@ -1114,7 +1081,7 @@ static int parse_wire_header(loader *L, const ynode *k, const ynode *v, const ch
 }
 
 /* wire_headers: { OPTIONS: { access-control-max-age: "600" }, any: { vary: ... } } */
-static int parse_wire_headers(loader *L, const ynode *n, expect *e)
+int parse_wire_headers(loader *L, const ynode *n, expect *e)
 {
     size_t total = 0;
     char *method = NULL;
@@ -1150,7 +1117,7 @@ static int parse_wire_headers(loader *L, const ynode *n, expect *e)
 }
 
 /* requests: { OPTIONS: 1, PUT: { min: 1, max: 2 }, any: 3 } */
-static int parse_request_counts(loader *L, const ynode *n, expect *e)
+int parse_request_counts(loader *L, const ynode *n, expect *e)
 {
     if (require_map(L, n, "requests") < 0)
         return -1;
@@ -1179,7 +1146,7 @@ static int parse_request_counts(loader *L, const ynode *n, expect *e)
     return 0;
 }
 
-static int parse_console(loader *L, const ynode *n, src_pos pos, expect *e)
+int parse_console(loader *L, const ynode *n, src_pos pos, expect *e)
 {
     if (!(e->console = calloc(1, sizeof *e->console)))
         return fail(L, n, "out of memory");
@@ -1201,9 +1168,9 @@ static int parse_xhr_expect(loader *L, const ynode *n, expect *e)
     src_pos kp;
     const ynode *v;
     if ((v = field(L, n, "ready_states", &kp)) &&
-        parse_pattern(L, v, "ready_states", kp, false, &e->ready_states) < 0)
+        parse_pattern(L, v, "ready_states", kp, PAT_READY_STATES, &e->ready_states) < 0)
         return -1;
-    if ((v = field(L, n, "events", &kp)) && parse_pattern(L, v, "events", kp, true, &e->events) < 0)
+    if ((v = field(L, n, "events", &kp)) && parse_pattern(L, v, "events", kp, PAT_XHR_EVENTS, &e->events) < 0)
         return -1;
     if (parse_opt_int(L, n, "status", 0, 999, &e->status) < 0 ||
         parse_opt_int(L, n, "ready_state", 0, 4, &e->ready_state) < 0 ||
@@ -1428,6 +1395,8 @@ typedef struct step_kind_spec {
 
 static const step_kind_spec step_kinds[] = {
     {"xhr", parse_xhr, parse_xhr_expect},
+    {"eventsource", parse_eventsource, parse_es_expect},
+    {"websocket", parse_websocket, parse_ws_expect},
 };
 #define N_STEP_KINDS (sizeof step_kinds / sizeof step_kinds[0])
 
@@ -1514,7 +1483,8 @@ static int parse_case_steps(loader *L, const ynode *n, scenario_case *c)
         return fail_at(L, expect_pos.line, expect_pos.col,
                        "with `steps:`, put each `expect:` inside its step");
     if (!steps && !spec)
-        return fail(L, n, "case has no step: add `xhr:` (with its `expect:`) or `steps:`");
+        return fail(L, n, "case has no step: add `xhr:`, `eventsource:` or `websocket:` (with "
+                    "its `expect:`) or `steps:`");
     if (spec) {
         if (!(c->steps = calloc(1, sizeof *c->steps)))
             return fail(L, n, "out of memory");
@@ -1907,7 +1877,7 @@ static void xhr_step_free(xhr_step *x)
     free(x->body);
 }
 
-static void text_match_free(text_match *m)
+void text_match_free(text_match *m)
 {
     if (m)
         free(m->value);
@@ -1946,6 +1916,7 @@ static void expect_free(expect *e)
     free(e->requests);
     text_match_free(e->console);
     free(e->console);
+    stream_expect_free(e);
 }
 
 static void step_free(step *st)
@@ -1953,6 +1924,10 @@ static void step_free(step *st)
     switch (st->kind) {
     case STEP_XHR:
         xhr_step_free(&st->u.xhr);
+        break;
+    case STEP_EVENTSOURCE:
+    case STEP_WEBSOCKET:
+        stream_step_free(st);
         break;
     }
     expect_free(&st->expect);

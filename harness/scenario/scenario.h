@@ -85,6 +85,36 @@ typedef struct opt_bool {
     src_pos pos;
 } opt_bool;
 
+/* One expected message (EventSource or WebSocket), every given part must hold. */
+typedef struct message_expect {
+    char *type;                 /* event type (EventSource) or "text"/"binary"; NULL = any */
+    text_match *data;           /* the data (text), or lower-case hex (binary) */
+    text_match *last_event_id;  /* EventSource */
+    opt_int size;               /* length: UTF-16 units (text) or bytes (binary) */
+    src_pos pos;
+} message_expect;
+
+/* sequence: the messages carry consecutive integers (in the id, or the first integer in
+ * the data): no gap and no duplicate, across reconnections too. */
+typedef struct sequence_expect {
+    bool present;
+    bool from_id;               /* else from the data */
+    int64_t step;               /* default 1 */
+    src_pos pos;
+} sequence_expect;
+
+/* A WebSocket close, as the page's close event reports it or as the server's close frame
+ * carried it. */
+typedef struct close_expect {
+    bool present;
+    int *codes;                 /* any of these; n_codes 0 = any code */
+    size_t n_codes;
+    bool no_frame;              /* server_close: none (no close frame came) */
+    text_match *reason;
+    opt_bool was_clean;
+    src_pos pos;
+} close_expect;
+
 typedef struct expect {
     pattern ready_states;       /* every readystatechange's readyState, in order */
     pattern events;             /* every event name (readystatechange excluded), in order */
@@ -109,6 +139,32 @@ typedef struct expect {
     request_count_expect *requests;   /* request counts of the step, per method */
     size_t n_requests;
     text_match *console;        /* the step's console messages, joined with "\n" */
+    /* EventSource and WebSocket steps */
+    message_expect *messages;   /* the page's messages, in order, all of them */
+    size_t n_messages;
+    bool messages_present;
+    src_pos messages_pos;
+    opt_int message_count_min;
+    opt_int message_count_max;
+    sequence_expect sequence;
+    opt_int first_message_max_us; /* open to the first message */
+    /* EventSource */
+    opt_int reconnects_min;
+    opt_int reconnects_max;
+    char **last_event_ids_sent; /* Last-Event-ID of each request in order; NULL = not sent */
+    size_t n_last_event_ids_sent;
+    bool last_event_ids_sent_present;
+    src_pos last_event_ids_sent_pos;
+    opt_int reconnect_delay_min_us; /* each error-to-next-request wait */
+    opt_int reconnect_delay_max_us;
+    opt_int comments_min;       /* comment lines (heartbeats) */
+    opt_int max_silence_us;     /* longest quiet spell while open (events and comments) */
+    /* WebSocket */
+    opt_bool opened;            /* the open event fired */
+    close_expect close;         /* the page's close event */
+    close_expect server_close;  /* the close frame the server sent */
+    opt_bool server_closed_tcp; /* the server closed TCP first (after the close handshake) */
+    opt_bool echo;              /* every message sent came back, byte for byte, in order */
 } expect;
 
 typedef struct kv {
@@ -141,8 +197,63 @@ typedef struct xhr_step {
     int64_t gap_us;             /* pause after the step */
 } xhr_step;
 
+/* eventsource: new EventSource(url), listeners, and when the page calls close(). */
+typedef struct es_step {
+    char *url;
+    bool with_credentials;
+    char *last_event_id;        /* the last event ID to start with (a resumed page); NULL = none */
+    char **listen;              /* custom event types with a listener; NULL = every type */
+    size_t n_listen;
+    int64_t stop_events;        /* close() after this many messages (0 = no such stop) */
+    int64_t stop_after_us;      /* close() after this long (default 5 s) */
+    int64_t stop_reconnects;    /* close() when this many reconnections have opened or failed */
+    int64_t drop_after_events;  /* comet drops the connection after this many messages on it */
+    int64_t drop_times;         /* ... this many times (default 1) */
+    int64_t gap_us;             /* pause after the step */
+} es_step;
+
+/* One websocket action, done in order once the connection is open. */
+typedef enum ws_action_kind {
+    WSA_SEND_TEXT,
+    WSA_SEND_BINARY,
+    WSA_SEND_RAW,               /* any frame: opcode, fin, rsv, mask or not, payload */
+    WSA_PING,
+    WSA_CLOSE,
+    WSA_WAIT,                   /* a pause */
+    WSA_WAIT_MESSAGES,          /* until this many messages arrived in total */
+    WSA_WAIT_CLOSE,             /* until the close event */
+} ws_action_kind;
+
+typedef struct ws_action {
+    ws_action_kind kind;
+    src_pos pos;
+    char *data;                 /* payload (text, binary or raw) */
+    size_t len;
+    int opcode;                 /* raw */
+    bool fin;                   /* raw (default true) */
+    int rsv;                    /* raw: 0-7 */
+    bool mask;                  /* raw (default true) */
+    int fragments;              /* send text/binary as this many frames (default 1) */
+    int code;                   /* close: -1 = no code */
+    char *reason;               /* close: NULL = none */
+    int64_t wait_us;
+    int64_t count;              /* wait for messages */
+} ws_action;
+
+typedef struct ws_step {
+    char *url;                  /* ws://, wss://, or relative to the target */
+    char **protocols;
+    size_t n_protocols;
+    ws_action *actions;
+    size_t n_actions;
+    int64_t stop_after_us;      /* close() when the actions are done and this long passed */
+    int64_t gap_us;
+} ws_step;
+
 typedef enum step_kind {
     STEP_XHR,
+    STEP_EVENTSOURCE,
+    STEP_WEBSOCKET,
 } step_kind;
 
 typedef struct step {
@@ -150,6 +261,8 @@ typedef struct step {
     src_pos pos;
     union {
         xhr_step xhr;
+        es_step es;
+        ws_step ws;
     } u;
     expect expect;
 } step;
@@ -185,5 +298,7 @@ typedef struct suite {
 } suite;
 
 #define SUITE_DEFAULT_CASE_TIMEOUT_US (10 * 1000000LL)
+#define ES_DEFAULT_STOP_AFTER_US (5 * 1000000LL)  /* an eventsource step without `stop` */
+#define WS_DEFAULT_STOP_AFTER_US (2 * 1000000LL)  /* the wait for a close after the actions */
 
 #endif

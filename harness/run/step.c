@@ -1,0 +1,128 @@
+#include "run/step.h"
+
+#include "run/es_step.h"
+#include "run/ws_step.h"
+#include "run/xhr_step.h"
+#include "util/buf.h"
+
+#include <stdlib.h>
+
+struct step_run {
+    step_kind kind;
+    void *run;
+};
+
+step_run *step_run_start(const step_env *env, const step *st, step_done done, void *ud)
+{
+    step_run *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    r->kind = st->kind;
+    r->run = NULL;
+    switch (st->kind) {
+    case STEP_XHR:
+        r->run = xhr_run_start(env, &st->u.xhr, done, ud);
+        break;
+    case STEP_EVENTSOURCE:
+        r->run = es_run_start(env, &st->u.es, done, ud);
+        break;
+    case STEP_WEBSOCKET:
+        r->run = ws_run_start(env, &st->u.ws, done, ud);
+        break;
+    }
+    if (!r->run) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void step_run_deadline(step_run *r)
+{
+    switch (r->kind) {
+    case STEP_XHR:
+        xhr_run_deadline(r->run);
+        break;
+    case STEP_EVENTSOURCE:
+        es_run_deadline(r->run);
+        break;
+    case STEP_WEBSOCKET:
+        ws_run_deadline(r->run);
+        break;
+    }
+}
+
+void step_run_free(step_run *r)
+{
+    if (!r)
+        return;
+    switch (r->kind) {
+    case STEP_XHR:
+        xhr_run_free(r->run);
+        break;
+    case STEP_EVENTSOURCE:
+        es_run_free(r->run);
+        break;
+    case STEP_WEBSOCKET:
+        ws_run_free(r->run);
+        break;
+    }
+    free(r);
+}
+
+/* ---- trace recorders ------------------------------------------------------------------ */
+
+void record_request(trace *t, int64_t now, const char *method, const char *u, const char *head)
+{
+    trace_event *e = trace_push(t, now, "request");
+    if (!e)
+        return;
+    trace_set_cstr(e, &e->method, TF_METHOD, method);
+    trace_set_cstr(e, &e->url, TF_URL, u);
+    trace_set_cstr(e, &e->detail, TF_DETAIL, head);
+}
+
+void record_redirect(trace *t, int64_t now, int status, const char *u)
+{
+    trace_event *e = trace_push(t, now, "redirect");
+    if (!e)
+        return;
+    e->fields |= TF_STATUS;
+    e->status = status;
+    trace_set_cstr(e, &e->url, TF_URL, u);
+}
+
+void record_response_head(trace *t, int64_t now, const char *method, int status, const char *u,
+                          const header_list *h)
+{
+    trace_event *e = trace_push(t, now, "response");
+    if (!e)
+        return;
+    e->fields |= TF_STATUS;
+    e->status = status;
+    trace_set_cstr(e, &e->method, TF_METHOD, method);
+    trace_set_cstr(e, &e->url, TF_URL, u);
+    buf b = {0};
+    for (size_t i = 0; i < h->n; i++)
+        buf_printf(&b, "%s: %s\r\n", h->items[i].name, h->items[i].value);
+    trace_set_cstr(e, &e->detail, TF_DETAIL, b.data ? b.data : "");
+    buf_free(&b);
+}
+
+void record_finding(trace *t, int64_t now, const http1_finding *f, const char *u)
+{
+    trace_event *e = trace_push(t, now, "finding");
+    if (!e)
+        return;
+    e->fields |= TF_OFFSET;
+    e->offset = f->offset;
+    trace_set_cstr(e, &e->detail, TF_DETAIL, f->message);
+    trace_set_cstr(e, &e->url, TF_URL, u);
+}
+
+void record_detail(trace *t, int64_t now, const char *ev, const char *detail)
+{
+    trace_event *e = trace_push(t, now, ev);
+    if (e)
+        trace_set_cstr(e, &e->detail, TF_DETAIL, detail);
+}
