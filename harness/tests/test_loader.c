@@ -407,13 +407,34 @@ static void test_errors(void)
         {"cases:\n  - name: a\n    steps: [ { xhr: { url: /x } } ]\n    expect: {}\n",
          "t.yaml:4:5: with `steps:`, put each `expect:` inside its step"},
         {"cases:\n  - name: a\n    description: no step\n",
-         "t.yaml:2:5: case has no step: add `xhr:` (with its `expect:`) or `steps:`"},
+         "t.yaml:2:5: case has no step: add `xhr:`, `eventsource:` or `websocket:` (with its "
+         "`expect:`) or `steps:`"},
         {"cases:\n  - name: a\n    steps: []\n", "t.yaml:3:12: `steps` is empty"},
         {"cases:\n  - name: a\n    steps:\n      - sse: { url: /x }\n",
-         "t.yaml:4:9: unknown step kind \"sse\"; a step is one of: xhr (with an optional "
-         "`expect:` beside it)"},
+         "t.yaml:4:9: unknown step kind \"sse\"; a step is one of: xhr, eventsource, websocket "
+         "(with an optional `expect:` beside it)"},
         {"cases:\n  - name: a\n    steps:\n      - expect: {}\n",
-         "t.yaml:4:9: a step needs a kind: one of xhr"},
+         "t.yaml:4:9: a step needs a kind: one of xhr, eventsource, websocket"},
+        {"cases:\n  - name: a\n    eventsource: { url: /s, stop: { events: 0 } }\n",
+         "t.yaml:3:45: `stop.events` must be between 1 and 2147483647, got 0"},
+        {"cases:\n  - name: a\n    eventsource: /s\n    expect: { events: [open, upload.load] }\n",
+         "t.yaml:4:30: bad event type \"upload.load\" in `events`: open, message, error, or a "
+         "custom event type"},
+        {"cases:\n  - name: a\n    eventsource: /s\n    expect: { sequence: ids }\n",
+         "t.yaml:4:25: `sequence` counts from `id` (the last event ID) or `data` (the first "
+         "integer in the data)"},
+        {"cases:\n  - name: a\n    websocket: { url: /w, actions: [ { shout: x } ] }\n",
+         "t.yaml:3:40: unknown action \"shout\"; one of send_text, send_binary, send_raw, ping, "
+         "close, wait, wait_messages, wait_close"},
+        {"cases:\n  - name: a\n    websocket: { url: /w, actions: [ { send_binary: { hex: 0g } } ] }\n",
+         "t.yaml:3:60: `send_binary` holds hex digits (spaces allowed), not `g`"},
+        {"cases:\n  - name: a\n    websocket: { url: /w, actions: [ { send_raw: { opcode: 16 } } ] }\n",
+         "t.yaml:3:60: `opcode` must be between 0 and 15, got 16"},
+        {"cases:\n  - name: a\n    websocket: /w\n    expect: { events: [open, load] }\n",
+         "t.yaml:4:30: unknown event \"load\" in `events`; a WebSocket fires open, message, "
+         "error and close"},
+        {"cases:\n  - name: a\n    websocket: /w\n    expect: { close: { code: [] } }\n",
+         "t.yaml:4:30: `close.code` lists 1 to 1000 codes"},
         {"cases:\n  - xhr: { url: /x }\n", "t.yaml:2:5: missing `name` in a case"},
         {"cases:\n  - name: a\n    xhr: { method: GET }\n", "t.yaml:3:10: missing `url` in xhr"},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n"
