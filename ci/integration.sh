@@ -115,6 +115,31 @@ else
     bad "SIGINT writes partial results (exit $code)"
 fi
 
+# 10. Server-Sent Events: the suite passes on the fixture's ticker; each broken stream fails
+# the case that checks it, with its reason
+expect_exit 0 "SSE suite passes on the embedded fixture" "$COMET" run scenarios/sse -j 4 --no-color
+expect_exit 0 "SSE model self-tests pass" "$COMET" run harness/tests/scenarios/sse-model.yaml -j 4 --no-color
+# sse_broken NAME QUERY CASE REASON: SSE_STREAM=/sse/ticker?QUERY fails CASE saying REASON
+sse_broken() {
+    SSE_STREAM="/sse/ticker?$2" "$COMET" run scenarios/sse -j 4 --no-color >"$T/out" 2>&1
+    if grep -A3 "^[A-Z-]*  sse › $3" "$T/out" | grep -q -- "$4" &&
+       ! grep -q "^PASS  sse › $3" "$T/out"; then ok "SSE suite: $1"; else bad "SSE suite: $1"; fi
+}
+sse_broken "text/plain fails the MIME type check" "n=0&id=1&resume=1&gap=100ms&retry=500&type=text/plain" \
+    "the stream is text/event-stream" 'observed "text/plain"'
+sse_broken "a buffering server fails the first-event bound" "n=0&id=1&resume=1&gap=100ms&retry=500&buffer=4000" \
+    "the first event arrives" "first_message.*none came"
+sse_broken "no heartbeat fails max_silence" "n=0&id=1&resume=1&gap=3s&retry=500" \
+    "events and heartbeats" "max_silence.*silent for"
+sse_broken "gzip is graded non-strict" "n=0&id=1&resume=1&gap=100ms&retry=500&gzip=1" \
+    "events are not compressed" 'content-encoding.*observed "gzip"'
+sse_broken "no resume fails the sequence check" "n=0&id=1&gap=100ms&heartbeat=500ms&retry=500" \
+    "resume with Last-Event-ID" "sequence.*duplicate or step back"
+sse_broken "events without ids fail" "n=0&gap=100ms&heartbeat=500ms&retry=500" \
+    "every event carries an id" "lastEventId expected to match"
+sse_broken "no retry field leaves 3 s" "n=0&id=1&resume=1&gap=100ms&heartbeat=500ms" \
+    "the server's retry field" "reconnect_delay.*3000 ms"
+
 # 9. --help everywhere
 for c in run validate report fixture; do
     expect_exit 0 "comet $c --help" "$COMET" "$c" --help

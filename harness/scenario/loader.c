@@ -1116,9 +1116,20 @@ int parse_wire_headers(loader *L, const ynode *n, expect *e)
     return 0;
 }
 
-/* requests: { OPTIONS: 1, PUT: { min: 1, max: 2 }, any: 3 } */
+/* requests: { OPTIONS: 1, PUT: { min: 1, max: 2 }, any: 3 }, or requests: 3 (any method) */
 int parse_request_counts(loader *L, const ynode *n, expect *e)
 {
+    if (n->kind == Y_SCALAR) { /* requests: 3 counts requests of any method */
+        int64_t x;
+        if (get_int(L, n, "requests", 0, INT32_MAX, &x) < 0)
+            return -1;
+        if (!(e->requests = calloc(1, sizeof *e->requests)))
+            return fail(L, n, "out of memory");
+        e->n_requests = 1;
+        set_opt_int(&e->requests[0].min, x, pos_of(L, n));
+        set_opt_int(&e->requests[0].max, x, pos_of(L, n));
+        return 0;
+    }
     if (require_map(L, n, "requests") < 0)
         return -1;
     size_t count = n->n_kids / 2;

@@ -690,7 +690,7 @@ static void test_expectation_errors(void)
          "t.yaml:4:36: `requests` must be between 0 and 2147483647, got -1"},
         {EXPECT("{ requests: { OPTIONS: { most: 1 } } }"),
          "t.yaml:4:38: unknown key \"most\" in `requests`; allowed: min, max"},
-        {EXPECT("{ requests: 2 }"), "t.yaml:4:25: expected a mapping for `requests`, got \"2\""},
+        {EXPECT("{ requests: -1 }"), "t.yaml:4:25: `requests` must be between 0 and 2147483647, got -1"},
         {EXPECT("{ console: { present: maybe } }"),
          "t.yaml:4:35: expected true or false for `present`, got \"maybe\""},
         {EXPECT("{ status_text: { present: true } }"),

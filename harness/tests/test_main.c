@@ -8,6 +8,8 @@ static const test_registrar test_registrars[] = {
     register_buf_tests, register_http1_tests, register_loader_tests, register_expect_tests,
     register_xhr_tests, register_report_tests, register_fixture_tests, register_cors_tests,
     register_sse_tests, register_ws_tests,  register_cors_policy_tests,
+    register_fixture_sse_tests,
+    register_fixture_ws_tests,
 };
 
 int main(void)
