@@ -45,7 +45,7 @@ static const char *const KNOWN_EVENTS[] = {
     "upload.timeout", "upload.loadend", "abort()", "request", "redirect", "finding",
     "network-error", "deadline", "console", "final", "open", "message", "close", "constructed",
     "response", "leniency", "close()", "reconnect", "comment", "call:close", "call:send",
-    "call:constructor", "frame-out", "tcp-close",
+    "call:constructor", "frame-out", "tcp-close", "close-in", "echo",
 };
 /* clang-format on */
 #define UNKNOWN_EVENT "unknown"
@@ -407,6 +407,9 @@ static void event_from_json(reader *rd, trace *t, json_t *j, const char *where)
         trace_set_str(e, str_member(e, &STR_FIELDS[i]), STR_FIELDS[i].flag, json_string_value(s),
                       json_string_length(s));
     }
+    /* A custom SSE event type names its event, as the model does (eventsource.h). */
+    if (!strcmp(e->ev, UNKNOWN_EVENT) && e->type && !strcmp(e->type, json_string_value(ev)))
+        e->ev = e->type;
 }
 
 static void reasons_from_json(reader *rd, case_result *c, json_t *arr, const char *where)
