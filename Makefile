@@ -25,7 +25,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 # Chromium's recorded behaviour (../shared/browser-truth) and the categories comet models.
 TRUTH ?= ../shared/browser-truth
-TRUTH_CATEGORIES ?= xhr-readystate,xhr-progress,xhr-timeout,comet,cors
+TRUTH_CATEGORIES ?= xhr-readystate,xhr-progress,xhr-timeout,comet,cors,sse-connection,sse-format,ws
 
 .PHONY: all deps check unit integration interop demo bench fuzz asan valgrind install clean browser-truth
 

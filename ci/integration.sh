@@ -140,6 +140,37 @@ sse_broken "events without ids fail" "n=0&gap=100ms&heartbeat=500ms&retry=500" \
 sse_broken "no retry field leaves 3 s" "n=0&id=1&resume=1&gap=100ms&heartbeat=500ms" \
     "the server's retry field" "reconnect_delay.*3000 ms"
 
+# 11. WebSocket: the suite passes on the embedded fixture, over wss:// with the TLS fixture,
+# and each broken echo fails (or is graded non-strict) on the case that checks it
+expect_exit 0 "WebSocket suite passes on the embedded fixture" "$COMET" run scenarios/websocket -j 4 --no-color
+expect_exit 0 "WebSocket model self-tests pass" "$COMET" run harness/tests/scenarios/ws-model.yaml -j 4 --no-color
+if [ -n "$URL" ]; then
+    WSS=$(echo "$URL" | sed 's/^https:/wss:/')/ws/echo
+    expect_exit 0 "WebSocket suite over wss:// ($WSS)" "$COMET" run scenarios/websocket --target "$WSS" --cacert fixtures/certs/ca.pem -j 4 --no-color
+fi
+"$COMET" fixture --listen 127.0.0.1:0 >"$T/fixture-ws.out" 2>&1 &
+PIDS="$PIDS $!"
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$T/fixture-ws.out" && break; sleep 0.2; done
+WS=$(sed -n 's/.*listening on http:\([^ ]*\).*/ws:\1/p' "$T/fixture-ws.out" | head -1)
+# ws_broken KIND EXIT CASE REASON: /ws/echo?broken=KIND makes the run exit EXIT, grading CASE
+# (not PASS) with REASON
+ws_broken() {
+    "$COMET" run scenarios/websocket -j 4 --no-color --target "$WS/ws/echo?broken=$1" >"$T/out" 2>&1
+    got=$?
+    if [ "$got" = "$2" ] && grep -A4 "^[A-Z-]*  websocket › $3" "$T/out" | grep -q -- "$4" &&
+       ! grep -q "^PASS  websocket › $3" "$T/out"; then ok "WebSocket suite: broken=$1"; else echo "     exit $got"; bad "WebSocket suite: broken=$1"; fi
+}
+ws_broken no-close-reply 1 "echo text of 0 bytes" "none came \[close: unclean\]"
+ws_broken close-1000 0 "reserved opcode 3 is answered" "expected close 1002, observed close 1000 \[close: wrong code\]"
+ws_broken lenient 1 "close 0 on the wire" "registry: close code 0"
+ws_broken no-utf8-check 1 "invalid UTF-8 in a text message" "expected a close frame with code 1007"
+ws_broken hold-tcp 1 "the server closes TCP after the closing handshake" "it did not \[close: unclean\]"
+ws_broken masked 1 "echo binary of 125 bytes" "observed 1006"
+ws_broken no-pong 1 "ping with an empty payload gets a pong" "pongs.*observed \[\]"
+ws_broken truncate 1 "echo text of 65535 bytes" "received text of 1000 bytes"
+ws_broken fragment-drop 1 "fragmented text message is echoed whole" "received text of 5 bytes"
+expect_exit 1 "--strict fails non-strict results" "$COMET" run scenarios/websocket -j 4 --no-color --strict --target "$WS/ws/echo?broken=close-1000"
+
 # 9. --help everywhere
 for c in run validate report fixture; do
     expect_exit 0 "comet $c --help" "$COMET" "$c" --help

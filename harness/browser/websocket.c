@@ -37,6 +37,7 @@ void ws_init(ws_model *w, trace *t, ws_event_hook hook, void *ud, const ws_optio
     w->rng_ud = o->rng_ud;
     w->registry = o->registry;
     w->close_deadline = -1;
+    w->sent_close_code = -1;
     w->ready_state = WS_CONNECTING;
     w->channel = CH_CONNECTING;
     static const ws_parser_callbacks cb = {
@@ -214,6 +215,8 @@ static int write_frame(ws_model *w, unsigned opcode, const void *p, size_t n)
 static void send_close_frame(ws_model *w, int code, const char *reason, size_t len)
 {
     uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
+    if (code >= 0 && w->sent_close_code < 0)
+        w->sent_close_code = code;
     int n = ws_close_payload(payload, code, reason, len);
     if (n < 0)
         n = ws_close_payload(payload, code, NULL, 0);
@@ -427,7 +430,9 @@ static void grade_close_code(ws_model *w, uint64_t at, unsigned code)
     if (!w->registry)
         return;
     const ws_close_entry *entry;
-    ws_close_grade g = ws_close_grade_code(w->registry, code, true, &entry);
+    /* echoing the code the client sent is what RFC 6455 5.5.1 asks, whatever its role */
+    bool echo = w->sent_close_code >= 0 && (unsigned)w->sent_close_code == code;
+    ws_close_grade g = ws_close_grade_code(w->registry, code, !echo, &entry);
     if (g == WS_GRADE_PASS || !entry)
         return;
     char detail[256];
@@ -509,6 +514,14 @@ static void close_frame(ws_model *w, const uint8_t *p, size_t n)
 static void on_control(void *ud, int opcode, const uint8_t *payload, size_t len)
 {
     ws_model *w = ud;
+    if (opcode == WS_OP_PONG) { /* comet's own record: pongs answer the harness's pings */
+        trace_event *e = push(w, "pong-in");
+        if (e) {
+            e->fields |= TF_LEN;
+            e->len = len;
+            set_hex(e, payload, len, len);
+        }
+    }
     if (opcode == WS_OP_CLOSE)
         close_frame(w, payload, len);
     else if (opcode == WS_OP_PING && w->channel == CH_CONNECTED)
@@ -726,8 +739,9 @@ void ws_close(ws_model *w, int64_t now, int code, const char *reason, size_t rea
     }
     trace_event *e = push(w, "call:close");
     if (e) {
-        e->fields |= TF_RS;
+        e->fields |= TF_RS | TF_LEN;
         e->rs = w->ready_state;
+        e->len = ws_buffered_amount(w);
         if (code >= 0) {
             e->fields |= TF_CODE;
             e->code = code;
@@ -765,6 +779,8 @@ int ws_send_raw(ws_model *w, int64_t now, const ws_frame_spec *f)
     if (!can_write_frames(w) || ws_write_frame_spec(&w->out, f) < 0)
         return -1;
     frame_out(w, f->opcode & 15, f->payload, f->len, "raw");
+    if ((f->opcode & 15) == WS_OP_CLOSE && f->len >= 2 && w->sent_close_code < 0)
+        w->sent_close_code = ((const uint8_t *)f->payload)[0] << 8 | ((const uint8_t *)f->payload)[1];
     if ((f->opcode & 15) == WS_OP_CLOSE && w->channel == CH_CONNECTED) {
         w->channel = CH_SEND_CLOSED;
         w->ready_state = WS_CLOSING;

@@ -36,7 +36,8 @@
  *                 bytes
  *   error         rs
  *   close         rs code reason wasClean
- *   call:close    rs code reason (the arguments given); type=exception name and
+ *   call:close    rs code reason (the arguments given) len=bufferedAmount after the call;
+ *                 type=exception name and
  *                 detail=exception message when it threw
  *   call:send     rs type=text|binary len=bufferedAmount after the call; type/detail of an
  *                 exception as for call:close (type is then the exception name)
@@ -47,6 +48,7 @@
  *                 ("raw"/"harness" for frames no browser would send)
  *   close-in      len=payload size [code] [reason] (detail when the reason is not UTF-8):
  *                 the server's close frame as it came, before any check
+ *   pong-in       len text=payload in hex: a pong from the server
  *   tcp-close     detail: who closed TCP and why
  *   finding       offset code detail: a protocol violation in the server's bytes, or a close
  *                 code the registry grades (detail ends with the grade)
@@ -101,6 +103,7 @@ struct ws_model {
     bool received_close;
     uint16_t received_code;
     int64_t close_deadline;  /* -1 = none */
+    int sent_close_code;     /* the code of the first close frame comet sent; -1 = none */
     uint64_t buffered;       /* bufferedAmount of messages not yet written */
     uint64_t buffered_after_close;
     char *received_reason;

@@ -243,8 +243,10 @@ static void run_actions(ws_run *r)
                 r->waiting = true;
             break;
         }
-        flush(r);
     }
+    /* One write for the whole batch: bufferedAmount falls only once the page's task ends,
+     * so sends made from one handler add up (Chromium, the HTML standard). */
+    flush(r);
     if (!r->waiting && r->action >= s->n_actions && !r->actions_done) {
         r->actions_done = true;
         ev_timer_set(&r->stop_timer, (double)s->stop_after_us / 1e6, 0.0);

@@ -34,8 +34,19 @@ typedef struct stream_final {
 /* Checks an eventsource/websocket step's events [from, to) against e. */
 bool expect_check_es(const expect *e, const trace *t, size_t from, size_t to,
                      const stream_final *f, reasons *out);
+/* The close behaviour, graded apart from the message behaviour (Autobahn's two axes): a
+ * close frame with a code other than the expected ones is a wrong code (non-strict); no
+ * close frame, or the server not closing TCP, is unclean (a failure). */
+typedef enum close_axis {
+    CLOSE_AXIS_OK = 0,
+    CLOSE_AXIS_WRONG_CODE,
+    CLOSE_AXIS_UNCLEAN,
+} close_axis;
+
+/* Returns the message behaviour's verdict; *axis gets the close behaviour's (its reasons are
+ * in out too, marked "[close: wrong code]" or "[close: unclean]"). */
 bool expect_check_ws(const expect *e, const trace *t, size_t from, size_t to,
-                     const stream_final *f, reasons *out);
+                     const stream_final *f, reasons *out, close_axis *axis);
 
 /* Pattern matching over sequences, exposed for tests and for other step kinds. */
 bool pattern_match_ints(const pattern *p, const int *seq, size_t n);

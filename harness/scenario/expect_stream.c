@@ -495,21 +495,29 @@ static void append_close_frame(buf *b, const trace_event *ev)
         buf_printf(b, " (%s)", ev->detail);
 }
 
-static bool check_server_close(const close_expect *c, const trace *t, size_t from, size_t to,
-                               reasons *out)
+static void worsen(close_axis *axis, close_axis a)
+{
+    if (a > *axis)
+        *axis = a;
+}
+
+static void check_server_close(const close_expect *c, const trace *t, size_t from, size_t to,
+                               reasons *out, close_axis *axis)
 {
     if (!c->present)
-        return true;
+        return;
     const trace_event *ev = last_named(t, from, to, "close-in");
     buf b = {0};
     append_label(&b, "server_close", c->pos);
     if (c->no_frame) {
         if (!ev)
-            return true;
+            return;
         buf_append_str(&b, "expected no close frame from the server, observed ");
         append_close_frame(&b, ev);
+        buf_append_str(&b, " [close: wrong code]");
         add_reason(out, &b);
-        return false;
+        worsen(axis, CLOSE_AXIS_WRONG_CODE);
+        return;
     }
     if (!ev) {
         buf_append_str(&b, "expected a close frame");
@@ -517,16 +525,17 @@ static bool check_server_close(const close_expect *c, const trace *t, size_t fro
             buf_append_str(&b, " with code ");
             append_codes(&b, c);
         }
-        buf_append_str(&b, " from the server, none came");
+        buf_append_str(&b, " from the server, none came [close: unclean]");
         add_reason(out, &b);
-        return false;
+        worsen(axis, CLOSE_AXIS_UNCLEAN);
+        return;
     }
     int code = ev->fields & TF_CODE ? ev->code : 1005;
     bool ok = code_listed(c, code) &&
               (!c->reason || text_match_ok(c->reason, ev->reason ? ev->reason : ""));
     if (ok) {
         buf_free(&b);
-        return true;
+        return;
     }
     buf_append_str(&b, "expected close ");
     if (c->n_codes)
@@ -539,8 +548,9 @@ static bool check_server_close(const close_expect *c, const trace *t, size_t fro
     }
     buf_append_str(&b, ", observed ");
     append_close_frame(&b, ev);
+    buf_append_str(&b, " [close: wrong code]");
     add_reason(out, &b);
-    return false;
+    worsen(axis, CLOSE_AXIS_WRONG_CODE);
 }
 
 static bool check_flag(const char *what, const opt_bool *o, bool observed, const char *yes,
@@ -579,17 +589,59 @@ static bool check_echo(const expect *e, const trace *t, size_t from, size_t to, 
     return true;
 }
 
+/* pongs: the payloads of the pongs that came, in order, exactly these many */
+static bool check_pongs(const expect *e, const trace *t, size_t from, size_t to, reasons *out)
+{
+    if (!e->pongs_present)
+        return true;
+    size_t n = 0;
+    bool ok = true;
+    buf seen = {0};
+    for (size_t i = from; i < to; i++) {
+        const trace_event *ev = &t->events[i];
+        if (!named(ev, "pong-in"))
+            continue;
+        if (n >= e->n_pongs || !text_match_ok(&e->pongs[n], ev->text ? ev->text : ""))
+            ok = false;
+        buf_printf(&seen, "%s", n++ ? ", " : "");
+        append_observed_text(&seen, ev->text ? ev->text : "", false, &text_words);
+    }
+    if (ok && n == e->n_pongs) {
+        buf_free(&seen);
+        return true;
+    }
+    buf b = {0};
+    append_label(&b, "pongs", e->pongs_pos);
+    buf_printf(&b, "expected %zu pong(s) with the payloads given, observed [%s]", e->n_pongs,
+               seen.data ? seen.data : "");
+    add_reason(out, &b);
+    buf_free(&seen);
+    return false;
+}
+
 bool expect_check_ws(const expect *e, const trace *t, size_t from, size_t to,
-                     const stream_final *f, reasons *out)
+                     const stream_final *f, reasons *out, close_axis *axis)
 {
     clamp(t, &from, &to);
+    *axis = CLOSE_AXIS_OK;
     bool ok = check_common(e, t, from, to, f, is_ws_page_event, is_ws_message, out);
     ok &= check_flag("opened", &e->opened, last_named(t, from, to, "open") != NULL,
                      "the connection to open", "no open event", out);
     ok &= check_close_event(&e->close, t, from, to, out);
-    ok &= check_server_close(&e->server_close, t, from, to, out);
-    ok &= check_flag("server_closed_tcp", &e->server_closed_tcp, server_closed_tcp(t, from, to),
-                     "the server to close TCP", "the server not closing TCP", out);
     ok &= check_echo(e, t, from, to, out);
+    ok &= check_pongs(e, t, from, to, out);
+    check_server_close(&e->server_close, t, from, to, out, axis);
+    bool tcp = server_closed_tcp(t, from, to);
+    const opt_bool *want = &e->server_closed_tcp;
+    if (want->present && want->value != tcp) {
+        buf b = {0};
+        append_label(&b, "server_closed_tcp", want->pos);
+        buf_printf(&b, "%s [close: unclean]",
+                   want->value ? "expected the server to close TCP after the closing handshake; "
+                                 "it did not"
+                               : "expected the server to keep TCP open; it closed it");
+        add_reason(out, &b);
+        worsen(axis, CLOSE_AXIS_UNCLEAN);
+    }
     return ok;
 }

@@ -1826,7 +1826,7 @@ static int add_policy_cases(loader *L, const ynode *n, src_pos pos, suite *s)
 static int parse_suite(loader *L, const ynode *root, suite *s)
 {
     static const char *const keys[] = {
-        "suite", "target", "page_origin", "timeout", "cases", "cors_policy", NULL,
+        "suite", "target", "fixture_path", "page_origin", "timeout", "cases", "cors_policy", NULL,
     };
     if (!root)
         return fail_at(L, 1, 1, "empty scenario file: expected a mapping with `cases`");
@@ -1843,6 +1843,11 @@ static int parse_suite(loader *L, const ynode *root, suite *s)
         return -1;
     if ((v = field(L, root, "target", NULL)) && get_opt_string(L, v, "target", &s->target) < 0)
         return -1;
+    if ((v = field(L, root, "fixture_path", NULL)) &&
+        get_opt_string(L, v, "fixture_path", &s->fixture_path) < 0)
+        return -1;
+    if (s->fixture_path && s->fixture_path[0] != '/')
+        return fail(L, v, "`fixture_path` is a path on the embedded fixture: it starts with /");
     if ((v = field(L, root, "page_origin", NULL)) &&
         get_opt_string(L, v, "page_origin", &s->page_origin) < 0)
         return -1;
@@ -1964,6 +1969,7 @@ void suite_free(suite *s)
     free(s->cases);
     free(s->name);
     free(s->target);
+    free(s->fixture_path);
     free(s->page_origin);
     free(s->file);
     free(s);

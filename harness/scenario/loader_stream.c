@@ -618,7 +618,7 @@ int parse_ws_expect(loader *L, const ynode *n, expect *e)
     static const char *const keys[] = {
         "ready_states", "events", "status", "ready_state", "messages", "message_count",
         "sequence", "first_message", "wire_headers", "requests", "console", "opened", "close",
-        "server_close", "server_closed_tcp", "echo", NULL,
+        "server_close", "server_closed_tcp", "echo", "pongs", NULL,
     };
     if (is_null(n))
         return 0;
@@ -632,6 +632,20 @@ int parse_ws_expect(loader *L, const ynode *n, expect *e)
             return -1;
         e->opened.present = true;
         e->opened.pos = kp;
+    }
+    if ((v = field(L, n, "pongs", &kp))) {
+        if (require_seq(L, v, "pongs") < 0)
+            return -1;
+        e->pongs_present = true;
+        e->pongs_pos = kp;
+        if (v->n_kids && !(e->pongs = calloc(v->n_kids, sizeof *e->pongs)))
+            return fail(L, v, "out of memory");
+        for (size_t i = 0; i < v->n_kids; i++) {
+            e->n_pongs = i + 1;
+            if (parse_text_match(L, v->kids[i], "pongs", pos_of(L, v->kids[i]), false,
+                                 &e->pongs[i]) < 0)
+                return -1;
+        }
     }
     if ((v = field(L, n, "echo", &kp))) {
         if (get_bool(L, v, "echo", &e->echo.value) < 0)
@@ -693,6 +707,9 @@ void stream_expect_free(expect *e)
     }
     free(e->messages);
     free_string_list(e->last_event_ids_sent, e->n_last_event_ids_sent);
+    for (size_t i = 0; i < e->n_pongs; i++)
+        text_match_free(&e->pongs[i]);
+    free(e->pongs);
     close_expect_free(&e->close);
     close_expect_free(&e->server_close);
 }

@@ -165,6 +165,10 @@ typedef struct expect {
     close_expect server_close;  /* the close frame the server sent */
     opt_bool server_closed_tcp; /* the server closed TCP first (after the close handshake) */
     opt_bool echo;              /* every message sent came back, byte for byte, in order */
+    text_match *pongs;          /* the payloads (hex) of the pongs received, in order */
+    size_t n_pongs;
+    bool pongs_present;
+    src_pos pongs_pos;
 } expect;
 
 typedef struct kv {
@@ -291,6 +295,7 @@ typedef struct suite {
     char *name;
     char *file;
     char *target;               /* NULL = not set (use --target or the embedded fixture) */
+    char *fixture_path;         /* on the embedded fixture, the target is this path of it */
     char *page_origin;          /* NULL = same-origin with the target */
     int64_t timeout_us;         /* default case deadline; default 10 s */
     scenario_case *cases;

@@ -368,7 +368,7 @@ static void test_errors(void)
          "body_size, timeout, with_credentials, upload_listeners, abort_after, abort_on, "
          "repeat, gap"},
         {"suites: x\ncases: []\n",
-         "t.yaml:1:1: unknown key \"suites\" in the suite; allowed: suite, target, page_origin, "
+         "t.yaml:1:1: unknown key \"suites\" in the suite; allowed: suite, target, fixture_path, page_origin, "
          "timeout, cases, cors_policy"},
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect:\n      status: abc\n",
          "t.yaml:5:15: expected an integer for `status`, got \"abc\""},
