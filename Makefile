@@ -87,6 +87,7 @@ integration: deps $(BUILD)/comet
 # Real servers from Debian packages, started on loopback by the scripts.
 interop: deps $(BUILD)/comet
 	COMET=$(BUILD)/comet sh ci/interop-nginx.sh
+	COMET=$(BUILD)/comet bash ci/interop-streams.sh
 
 browser-truth: deps $(BUILD)/comet
 	python3 ci/browser-truth $(TRUTH)/cases.json $(TRUTH)/truth.json --comet $(BUILD)/comet --only $(TRUTH_CATEGORIES) --retries 3

@@ -102,8 +102,11 @@ static void on_page_event(void *ud, es_model *m, const trace_event *e)
             return;
         }
         if (s->drop_after_events && r->drops < s->drop_times &&
-            r->on_connection >= s->drop_after_events)
+            r->on_connection >= s->drop_after_events) {
+            /* the network fails right after this event: the rest of the read is lost */
             r->drop_pending = true;
+            sse_parser_stop(&r->m.parser);
+        }
         return;
     }
     bool outcome = !strcmp(e->ev, "open") || !strcmp(e->ev, "error");
