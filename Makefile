@@ -94,7 +94,8 @@ browser-truth: deps $(BUILD)/comet
 
 demo: deps $(BUILD)/comet
 	@mkdir -p reports/out
-	$(BUILD)/comet run scenarios/xhr scenarios/cors --json reports/out/results.json \
+	$(BUILD)/comet run scenarios/xhr scenarios/cors scenarios/sse scenarios/websocket -j 4 \
+	  --json reports/out/results.json \
 	  --junit reports/out/junit.xml --html reports/out/report.html
 
 # Sanitizers: the whole test suite under ASan+UBSan in its own build tree.
