@@ -1,7 +1,7 @@
 /* libFuzzer target: the scenario loader turns any bytes into a suite or into one error
  * naming the file, never a crash, a leak or unbounded memory. The sources list sits on a
  * line of its own: `make fuzz` reads everything after the colon, a closing comment too.
- * FUZZ_SOURCES: harness/scenario/loader.c harness/scenario/cors_policy.c harness/browser/request_headers.c harness/util/headers.c harness/util/url.c harness/util/buf.c
+ * FUZZ_SOURCES: harness/scenario/loader.c harness/scenario/loader_stream.c harness/scenario/cors_policy.c harness/browser/request_headers.c harness/util/headers.c harness/util/url.c harness/util/buf.c
  */
 #include "scenario/loader.h"
 
