@@ -510,8 +510,10 @@ static void check_server_close(const close_expect *c, const trace *t, size_t fro
     buf b = {0};
     append_label(&b, "server_close", c->pos);
     if (c->no_frame) {
-        if (!ev)
+        if (!ev) {
+            buf_free(&b);
             return;
+        }
         buf_append_str(&b, "expected no close frame from the server, observed ");
         append_close_frame(&b, ev);
         buf_append_str(&b, " [close: wrong code]");
