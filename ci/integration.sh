@@ -40,7 +40,7 @@ expect_output "reason quotes the text expectation" "goodbye"
 # 3. a broken scenario is a usage error with file:line:column
 expect_exit 2 "validate: a bad scenario exits 2" "$COMET" validate harness/tests/scenarios/bad-scenario.yaml
 expect_output "validate: the error names file:line:column" "bad-scenario.yaml:5:[0-9]*:.*stauts"
-expect_exit 0 "validate: the shipped suites are valid" "$COMET" validate scenarios/xhr
+expect_exit 0 "validate: the shipped suites are valid" "$COMET" validate scenarios/ harness/tests/scenarios/sse-model.yaml harness/tests/scenarios/ws-model.yaml
 expect_exit 2 "run: a bad scenario exits 2" "$COMET" run harness/tests/scenarios/bad-scenario.yaml
 expect_exit 2 "unknown option exits 2" "$COMET" run --frobnicate scenarios/xhr
 

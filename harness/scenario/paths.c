@@ -45,7 +45,9 @@ static int walk(const char *dir, path_list *out, int depth)
         if (e->d_name[0] == '.')
             continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t n = strlen(dir);
+        bool slash = n > 0 && dir[n - 1] == '/'; /* `scenarios/` names no empty component */
+        snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", e->d_name);
         struct stat st;
         if (stat(path, &st) < 0)
             continue;
