@@ -10,6 +10,7 @@ static const test_registrar test_registrars[] = {
     register_sse_tests, register_ws_tests,  register_cors_policy_tests,
     register_fixture_sse_tests,
     register_fixture_ws_tests,
+    register_expect_stream_tests,
 };
 
 int main(void)

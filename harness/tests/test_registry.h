@@ -15,6 +15,7 @@ CU_ErrorCode register_report_tests(void);
 CU_ErrorCode register_fixture_tests(void);
 CU_ErrorCode register_fixture_sse_tests(void);
 CU_ErrorCode register_fixture_ws_tests(void);
+CU_ErrorCode register_expect_stream_tests(void);
 CU_ErrorCode register_cors_tests(void);
 CU_ErrorCode register_sse_tests(void);
 CU_ErrorCode register_ws_tests(void);
