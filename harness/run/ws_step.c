@@ -1,5 +1,6 @@
 #include "run/ws_step.h"
 
+#include "browser/cookie_jar.h"
 #include "browser/websocket.h"
 #include "http/http1.h"
 #include "net/transport.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PENDING_ECHOES 100000
 
@@ -287,6 +289,9 @@ static void h_headers_done(void *ud, int status)
     record_response_head(r->env.trace, now(r), "GET", status, u ? u : "", &r->head);
     free(u);
     r->upgraded = true; /* whatever the status: the model decides, nothing more is HTTP */
+    for (size_t i = 0; r->env.cookies && i < r->head.n; i++)
+        if (!strcasecmp(r->head.items[i].name, "set-cookie"))
+            cookie_jar_store(r->env.cookies, &r->target, r->head.items[i].value);
     header_field *fields = r->head.items;
     ws_handshake_response(&r->w, now(r), status, fields, r->head.n);
 }
@@ -462,14 +467,23 @@ static void connect_now(ws_run *r)
         .hash_messages = true,
     };
     ws_init(&r->w, r->env.trace, on_page_event, r, &o);
+    /* the handshake is a request like any other: the page's cookies go with it */
+    buf cookies = {0};
+    const url *page = r->env.page_url;
+    bool cross_site = page && (strcmp(page->host, r->target.host) ||
+                               url_is_tls(page) != url_is_tls(&r->target));
+    if (r->env.cookies)
+        cookie_jar_header(r->env.cookies, &r->target, cross_site, &cookies);
     ws_handshake_request req = {
         .host = host,
         .target = r->target.path_query,
         .origin = r->env.page_origin,
         .protocols = (const char *const *)s->protocols,
         .n_protocols = s->n_protocols,
+        .cookie = cookies.len ? cookies.data : NULL,
     };
     int rc = ws_connect(&r->w, now(r), &req);
+    buf_free(&cookies);
     free(u);
     free(host);
     if (rc < 0) {
