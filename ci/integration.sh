@@ -148,6 +148,7 @@ if [ -n "$URL" ]; then
     WSS=$(echo "$URL" | sed 's/^https:/wss:/')/ws/echo
     expect_exit 0 "WebSocket suite over wss:// ($WSS)" "$COMET" run scenarios/websocket --target "$WSS" --cacert fixtures/certs/ca.pem -j 4 --no-color
 fi
+: >"$T/fixture-ws.out"
 "$COMET" fixture --listen 127.0.0.1:0 >"$T/fixture-ws.out" 2>&1 &
 PIDS="$PIDS $!"
 for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$T/fixture-ws.out" && break; sleep 0.2; done
