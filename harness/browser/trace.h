@@ -17,6 +17,7 @@
  *   console                     detail (what Chromium would print in the console)
  *   deadline                    detail (the case deadline cut the step short)
  *   leniency                    detail (Chromium allowed what the standard forbids: non-strict)
+ *   lag                         detail (a page timer fired late: the machine was busy)
  *   final                       rs status statusText len text url, detail = all headers:
  *                               what the page can read when the step ends
  */

@@ -45,7 +45,7 @@ static const char *const KNOWN_EVENTS[] = {
     "upload.timeout", "upload.loadend", "abort()", "request", "redirect", "finding",
     "network-error", "deadline", "console", "final", "open", "message", "close", "constructed",
     "response", "leniency", "close()", "reconnect", "comment", "call:close", "call:send",
-    "call:constructor", "frame-out", "tcp-close", "close-in", "echo", "pong-in",
+    "call:constructor", "frame-out", "tcp-close", "close-in", "echo", "pong-in", "lag",
 };
 /* clang-format on */
 #define UNKNOWN_EVENT "unknown"

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #define ABORT_AFTER_DONE_DELAY_US 20000 /* the recorder aborts 20 ms after loadend */
+#define LATE_TIMER_US 20000             /* a page timer this late is worth a "lag" event */
 
 struct xhr_run {
     step_env env;
@@ -222,9 +223,24 @@ static void throttle_fired(struct ev_loop *loop, ev_timer *w, int revents)
     arm_throttle(r);
 }
 
+/* A page timer that fires late (a busy or descheduled machine) may let it act after data
+ * that a browser would have seen first: say so in the trace, so a comparison can discount
+ * timing verdicts (libev runs an expired timer before the reads of the same wake-up). */
+static void note_lateness(xhr_run *r, const char *timer, int64_t due_us)
+{
+    int64_t late = now(r) - due_us;
+    if (late < LATE_TIMER_US)
+        return;
+    char detail[128];
+    snprintf(detail, sizeof detail, "the %s timer fired %lld ms late", timer,
+             (long long)(late / 1000));
+    record_detail(r->env.trace, now(r), "lag", detail);
+}
+
 static void timeout_fired(struct ev_loop *loop, ev_timer *w, int revents)
 {
     xhr_run *r = w->data;
+    note_lateness(r, "xhr.timeout", r->sent_at + r->step->timeout_us);
     cancel_fetch(r);
     char detail[64];
     snprintf(detail, sizeof detail, "xhr.timeout of %lld ms elapsed",
@@ -235,6 +251,8 @@ static void timeout_fired(struct ev_loop *loop, ev_timer *w, int revents)
 static void abort_fired(struct ev_loop *loop, ev_timer *w, int revents)
 {
     xhr_run *r = w->data;
+    if (r->step->abort == ABORT_AFTER_TIME)
+        note_lateness(r, "abort_after", r->sent_at + r->step->abort_after_us);
     script_abort(r);
     if (r->finished) /* an abort after loadend fires no event: report now */
         settle_soon(r);
