@@ -444,49 +444,71 @@ static bool method_matches(const char *want, const trace_event *ev)
     return !want || (ev->method && strcasecmp(ev->method, want) == 0);
 }
 
-/* The response heads (trace "response" events) of the step a wire_headers item looks at. */
-static size_t count_responses(const char *method, const trace *t, size_t from, size_t to)
+/* What wire_headers and request_headers look at: the heads of one direction. */
+typedef struct head_kind {
+    const char *ev;    /* the trace events holding the heads */
+    const char *label; /* the expectation's name */
+    const char *noun;
+} head_kind;
+
+static const head_kind response_heads = {"response", "wire_headers", "response"};
+static const head_kind request_heads = {"request", "request_headers", "request"};
+
+static size_t count_heads(const head_kind *k, const char *method, const trace *t, size_t from,
+                          size_t to)
 {
     size_t n = 0;
     for (size_t i = from; i < to; i++)
-        if (!strcmp(t->events[i].ev, "response") && method_matches(method, &t->events[i]))
+        if (!strcmp(t->events[i].ev, k->ev) && method_matches(method, &t->events[i]))
             n++;
     return n;
 }
 
-/* One wire_headers item against every response head of its method; with several, the
- * reason says which one broke it. */
-static bool check_wire_header(const wire_header_expect *w, const trace *t, size_t from,
-                              size_t to, reasons *out)
+/* A header of a head as recorded: response events hold header lines, request events the
+ * whole head, request line first. */
+static char *head_lookup(const head_kind *k, const trace_event *ev, const char *name)
+{
+    const char *lines = ev->detail;
+    if (lines && k == &request_heads) {
+        const char *eol = strstr(lines, "\r\n");
+        lines = eol ? eol + 2 : "";
+    }
+    return header_lookup(lines, name);
+}
+
+/* One item against every head of its method; with several, the reason says which one broke
+ * it. */
+static bool check_head_header(const head_kind *k, const wire_header_expect *w, const trace *t,
+                              size_t from, size_t to, reasons *out)
 {
     buf what = {0};
-    buf_printf(&what, "wire_headers %s%s%s", w->method ? w->method : "", w->method ? " " : "",
+    buf_printf(&what, "%s %s%s%s", k->label, w->method ? w->method : "", w->method ? " " : "",
                w->name);
-    size_t n = count_responses(w->method, t, from, to), k = 0;
+    size_t n = count_heads(k, w->method, t, from, to), seen = 0;
     bool ok = n > 0;
     if (n == 0) {
         buf b = {0};
-        append_label(&b, what.data ? what.data : "wire_headers", w->match.pos);
+        append_label(&b, what.data ? what.data : k->label, w->match.pos);
         append_expected_text(&b, &w->match, &wire_words);
-        buf_printf(&b, ", observed no %s%sresponse", w->method ? w->method : "",
-                   w->method ? " " : "");
+        buf_printf(&b, ", observed no %s%s%s", w->method ? w->method : "", w->method ? " " : "",
+                   k->noun);
         note_truncation(&b, t);
         add_reason(out, &b);
     }
     for (size_t i = from; i < to && n > 0; i++) {
         const trace_event *ev = &t->events[i];
-        if (strcmp(ev->ev, "response") || !method_matches(w->method, ev))
+        if (strcmp(ev->ev, k->ev) || !method_matches(w->method, ev))
             continue;
-        k++;
-        char *value = header_lookup(ev->detail, w->name);
+        seen++;
+        char *value = head_lookup(k, ev, w->name);
         if (!text_match_ok(&w->match, value)) {
             buf b = {0};
-            append_label(&b, what.data ? what.data : "wire_headers", w->match.pos);
+            append_label(&b, what.data ? what.data : k->label, w->match.pos);
             append_expected_text(&b, &w->match, &wire_words);
             buf_append_str(&b, ", observed ");
             append_observed_text(&b, value, false, &wire_words);
             if (n > 1)
-                buf_printf(&b, " (response %zu of %zu: %s %d %s)", k, n,
+                buf_printf(&b, " (%s %zu of %zu: %s %d %s)", k->noun, seen, n,
                            ev->method ? ev->method : "?", ev->status, ev->url ? ev->url : "");
             add_reason(out, &b);
             ok = false;
@@ -498,11 +520,13 @@ static bool check_wire_header(const wire_header_expect *w, const trace *t, size_
 }
 
 bool check_wire_headers(const expect *e, const trace *t, size_t from, size_t to,
-                               reasons *out)
+                        reasons *out)
 {
     bool ok = true;
     for (size_t i = 0; i < e->n_wire_headers; i++)
-        ok &= check_wire_header(&e->wire_headers[i], t, from, to, out);
+        ok &= check_head_header(&response_heads, &e->wire_headers[i], t, from, to, out);
+    for (size_t i = 0; i < e->n_request_headers; i++)
+        ok &= check_head_header(&request_heads, &e->request_headers[i], t, from, to, out);
     return ok;
 }
 

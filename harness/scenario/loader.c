@@ -1081,17 +1081,19 @@ static int parse_wire_header(loader *L, const ynode *k, const ynode *v, const ch
 }
 
 /* wire_headers: { OPTIONS: { access-control-max-age: "600" }, any: { vary: ... } } */
-int parse_wire_headers(loader *L, const ynode *n, expect *e)
+/* wire_headers / request_headers: { METHOD or any: { name: <text match>, ... }, ... } */
+static int parse_head_expects(loader *L, const ynode *n, const char *key,
+                              wire_header_expect **out, size_t *count)
 {
     size_t total = 0;
     char *method = NULL;
-    if (require_map(L, n, "wire_headers") < 0)
+    if (require_map(L, n, key) < 0)
         return -1;
     for (size_t i = 0; i < n->n_kids / 2; i++) {
-        if (parse_method_key(L, n, i, "wire_headers", &method) < 0)
+        if (parse_method_key(L, n, i, key, &method) < 0)
             return -1;
         free(method);
-        if (require_map(L, n->kids[2 * i + 1], "wire_headers") < 0)
+        if (require_map(L, n->kids[2 * i + 1], key) < 0)
             return -1;
         total += n->kids[2 * i + 1]->n_kids / 2;
     }
@@ -1099,21 +1101,32 @@ int parse_wire_headers(loader *L, const ynode *n, expect *e)
         return fail(L, n, "more than %d headers", MAX_HEADERS);
     if (total == 0)
         return 0;
-    if (!(e->wire_headers = calloc(total, sizeof *e->wire_headers)))
+    if (!(*out = calloc(total, sizeof **out)))
         return fail(L, n, "out of memory");
     for (size_t i = 0; i < n->n_kids / 2; i++) {
         const ynode *hs = n->kids[2 * i + 1];
-        int rc = parse_method_key(L, n, i, "wire_headers", &method);
+        int rc = parse_method_key(L, n, i, key, &method);
         for (size_t j = 0; rc == 0 && j < hs->n_kids; j += 2) {
-            wire_header_expect *w = &e->wire_headers[e->n_wire_headers++];
-            rc = parse_wire_header(L, hs->kids[j], hs->kids[j + 1], method, w, e->wire_headers,
-                                   e->n_wire_headers - 1);
+            wire_header_expect *w = &(*out)[(*count)++];
+            rc = parse_wire_header(L, hs->kids[j], hs->kids[j + 1], method, w, *out,
+                                   *count - 1);
         }
         free(method);
         if (rc < 0)
             return -1;
     }
     return 0;
+}
+
+int parse_wire_headers(loader *L, const ynode *n, expect *e)
+{
+    return parse_head_expects(L, n, "wire_headers", &e->wire_headers, &e->n_wire_headers);
+}
+
+int parse_request_header_expects(loader *L, const ynode *n, expect *e)
+{
+    return parse_head_expects(L, n, "request_headers", &e->request_headers,
+                              &e->n_request_headers);
 }
 
 /* requests: { OPTIONS: 1, PUT: { min: 1, max: 2 }, any: 3 }, or requests: 3 (any method) */
@@ -1169,8 +1182,8 @@ static int parse_xhr_expect(loader *L, const ynode *n, expect *e)
     static const char *const keys[] = {
         "ready_states", "events", "status", "status_text", "ready_state", "headers",
         "all_headers", "response_text", "response_url", "loaded", "total",
-        "length_computable", "elapsed", "progress_count", "wire_headers", "requests", "console",
-        NULL,
+        "length_computable", "elapsed", "progress_count", "wire_headers", "request_headers",
+        "requests", "console", NULL,
     };
     if (is_null(n))
         return 0;
@@ -1212,6 +1225,8 @@ static int parse_xhr_expect(loader *L, const ynode *n, expect *e)
     if ((v = field(L, n, "progress_count", &kp)) && parse_progress_count(L, v, kp, e) < 0)
         return -1;
     if ((v = field(L, n, "wire_headers", NULL)) && parse_wire_headers(L, v, e) < 0)
+        return -1;
+    if ((v = field(L, n, "request_headers", NULL)) && parse_request_header_expects(L, v, e) < 0)
         return -1;
     if ((v = field(L, n, "requests", NULL)) && parse_request_counts(L, v, e) < 0)
         return -1;
@@ -1899,6 +1914,16 @@ void text_match_free(text_match *m)
         free(m->value);
 }
 
+static void wire_headers_free(wire_header_expect *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(w[i].method);
+        free(w[i].name);
+        text_match_free(&w[i].match);
+    }
+    free(w);
+}
+
 static void expect_free(expect *e)
 {
     for (size_t i = 0; i < e->ready_states.n; i++)
@@ -1921,12 +1946,8 @@ static void expect_free(expect *e)
     free(e->response_text);
     text_match_free(e->response_url);
     free(e->response_url);
-    for (size_t i = 0; i < e->n_wire_headers; i++) {
-        free(e->wire_headers[i].method);
-        free(e->wire_headers[i].name);
-        text_match_free(&e->wire_headers[i].match);
-    }
-    free(e->wire_headers);
+    wire_headers_free(e->wire_headers, e->n_wire_headers);
+    wire_headers_free(e->request_headers, e->n_request_headers);
     for (size_t i = 0; i < e->n_requests; i++)
         free(e->requests[i].method);
     free(e->requests);

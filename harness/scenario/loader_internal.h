@@ -109,6 +109,7 @@ typedef enum pattern_kind {
 int parse_pattern(loader *L, const ynode *n, const char *key, src_pos pos, pattern_kind kind,
                   pattern *p);
 int parse_wire_headers(loader *L, const ynode *n, expect *e);
+int parse_request_header_expects(loader *L, const ynode *n, expect *e);
 int parse_request_counts(loader *L, const ynode *n, expect *e);
 int parse_console(loader *L, const ynode *n, src_pos pos, expect *e);
 void text_match_free(text_match *m);

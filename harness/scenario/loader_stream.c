@@ -167,6 +167,8 @@ static int parse_stream_expect(loader *L, const ynode *n, pattern_kind kind, exp
     }
     if ((v = field(L, n, "wire_headers", NULL)) && parse_wire_headers(L, v, e) < 0)
         return -1;
+    if ((v = field(L, n, "request_headers", NULL)) && parse_request_header_expects(L, v, e) < 0)
+        return -1;
     if ((v = field(L, n, "requests", NULL)) && parse_request_counts(L, v, e) < 0)
         return -1;
     if ((v = field(L, n, "console", &kp)) && parse_console(L, v, kp, e) < 0)
@@ -199,7 +201,7 @@ int parse_es_expect(loader *L, const ynode *n, expect *e)
 {
     static const char *const keys[] = {
         "ready_states", "events", "status", "ready_state", "messages", "message_count",
-        "sequence", "first_message", "wire_headers", "requests", "console", "reconnects",
+        "sequence", "first_message", "wire_headers", "request_headers", "requests", "console", "reconnects",
         "last_event_ids_sent", "reconnect_delay", "comments", "max_silence", NULL,
     };
     if (is_null(n))
@@ -617,7 +619,7 @@ int parse_ws_expect(loader *L, const ynode *n, expect *e)
 {
     static const char *const keys[] = {
         "ready_states", "events", "status", "ready_state", "messages", "message_count",
-        "sequence", "first_message", "wire_headers", "requests", "console", "opened", "close",
+        "sequence", "first_message", "wire_headers", "request_headers", "requests", "console", "opened", "close",
         "server_close", "server_closed_tcp", "echo", "pongs", NULL,
     };
     if (is_null(n))

@@ -136,6 +136,8 @@ typedef struct expect {
     opt_int progress_max;
     wire_header_expect *wire_headers; /* raw response heads of the step */
     size_t n_wire_headers;
+    wire_header_expect *request_headers; /* the request heads the step put on the wire */
+    size_t n_request_headers;
     request_count_expect *requests;   /* request counts of the step, per method */
     size_t n_requests;
     text_match *console;        /* the step's console messages, joined with "\n" */

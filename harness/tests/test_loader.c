@@ -490,7 +490,8 @@ static void test_errors(void)
         {"cases:\n  - name: a\n    xhr: { url: /x }\n    expect: { status: 200, statuss: 1 }\n",
          "t.yaml:4:28: unknown key \"statuss\" in expect; allowed: ready_states, events, status, "
          "status_text, ready_state, headers, all_headers, response_text, response_url, loaded, "
-         "total, length_computable, elapsed, progress_count, wire_headers, requests, console"},
+         "total, length_computable, elapsed, progress_count, wire_headers, request_headers, "
+         "requests, console"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         CU_ASSERT(fails_with(table[i].yaml, table[i].message));
