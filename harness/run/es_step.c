@@ -4,6 +4,7 @@
 #include "util/clock.h"
 
 #include <ev.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,12 @@ struct es_run {
     ev_timer stop_timer;  /* stop.after */
     ev_timer settle_timer;
 };
+/* the shared fetch callbacks (step.h) find the step_env at the start of the run */
+_Static_assert(offsetof(es_run, env) == 0, "step_env first");
 
 static int64_t now(const es_run *r)
 {
-    return clock_now_us() - r->env.t0;
+    return step_now(&r->env);
 }
 
 static void cancel_fetch(es_run *r)
@@ -122,27 +125,8 @@ static void on_page_event(void *ud, es_model *m, const trace_event *e)
 
 static void open_request(es_run *r);
 
-static void on_request(void *ud, const char *method, const char *u, const char *head)
-{
-    es_run *r = ud;
-    record_request(r->env.trace, now(r), method, u, head);
-}
-
 static void on_request_sent(void *ud)
 {
-}
-
-static void on_redirect(void *ud, int status, const char *u)
-{
-    es_run *r = ud;
-    record_redirect(r->env.trace, now(r), status, u);
-}
-
-static void on_response_head(void *ud, const char *method, int status, const char *u,
-                             const header_list *h)
-{
-    es_run *r = ud;
-    record_response_head(r->env.trace, now(r), method, status, u, h);
 }
 
 static void on_response(void *ud, const fetch_response *fr)
@@ -206,36 +190,18 @@ static void on_error(void *ud, const char *detail, fetch_error kind)
     arm_reconnect(r);
 }
 
-static void on_finding(void *ud, const http1_finding *f, const char *u)
-{
-    es_run *r = ud;
-    record_finding(r->env.trace, now(r), f, u);
-}
-
-static void on_console(void *ud, const char *text)
-{
-    es_run *r = ud;
-    record_detail(r->env.trace, now(r), "console", text);
-}
-
-static void on_leniency(void *ud, const char *text)
-{
-    es_run *r = ud;
-    record_detail(r->env.trace, now(r), "leniency", text);
-}
-
 static const fetch_callbacks fetch_cbs = {
-    .on_request = on_request,
+    .on_request = step_on_request,
     .on_request_sent = on_request_sent,
-    .on_redirect = on_redirect,
-    .on_response_head = on_response_head,
+    .on_redirect = step_on_redirect,
+    .on_response_head = step_on_response_head,
     .on_response = on_response,
     .on_body = on_body,
     .on_done = on_done,
     .on_error = on_error,
-    .on_finding = on_finding,
-    .on_console = on_console,
-    .on_leniency = on_leniency,
+    .on_finding = step_on_finding,
+    .on_console = step_on_console,
+    .on_leniency = step_on_leniency,
 };
 
 static void open_request(es_run *r)
@@ -315,12 +281,6 @@ void es_run_deadline(es_run *r)
     report(r);
 }
 
-static void init_timer(es_run *r, ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int))
-{
-    ev_timer_init(w, cb, 0.0, 0.0);
-    w->data = r;
-}
-
 es_run *es_run_start(const step_env *env, const es_step *s, step_done done, void *ud)
 {
     es_run *r = calloc(1, sizeof *r);
@@ -331,9 +291,9 @@ es_run *es_run_start(const step_env *env, const es_step *s, step_done done, void
     r->done = done;
     r->ud = ud;
     r->trace_from = env->trace->n;
-    init_timer(r, &r->reconnect_timer, reconnect_fired);
-    init_timer(r, &r->stop_timer, stop_fired);
-    init_timer(r, &r->settle_timer, settle_fired);
+    step_timer_init(&r->reconnect_timer, reconnect_fired, r);
+    step_timer_init(&r->stop_timer, stop_fired, r);
+    step_timer_init(&r->settle_timer, settle_fired, r);
     es_init(&r->m, env->trace, on_page_event, r);
     char err[256];
     if (url_resolve(&r->request_url, env->target, s->url, err, sizeof err) < 0 ||

@@ -4,7 +4,9 @@
 #include "run/ws_step.h"
 #include "run/xhr_step.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
+#include <ev.h>
 #include <stdlib.h>
 
 struct step_run {
@@ -125,4 +127,54 @@ void record_detail(trace *t, int64_t now, const char *ev, const char *detail)
     trace_event *e = trace_push(t, now, ev);
     if (e)
         trace_set_cstr(e, &e->detail, TF_DETAIL, detail);
+}
+
+/* ---- shared fetch callbacks ----------------------------------------------------------- */
+
+int64_t step_now(const step_env *env)
+{
+    return clock_now_us() - env->t0;
+}
+
+void step_timer_init(ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int), void *run)
+{
+    ev_timer_init(w, cb, 0.0, 0.0);
+    w->data = run;
+}
+
+void step_on_request(void *ud, const char *method, const char *u, const char *head)
+{
+    const step_env *env = ud;
+    record_request(env->trace, step_now(env), method, u, head);
+}
+
+void step_on_redirect(void *ud, int status, const char *u)
+{
+    const step_env *env = ud;
+    record_redirect(env->trace, step_now(env), status, u);
+}
+
+void step_on_response_head(void *ud, const char *method, int status, const char *u,
+                           const header_list *h)
+{
+    const step_env *env = ud;
+    record_response_head(env->trace, step_now(env), method, status, u, h);
+}
+
+void step_on_finding(void *ud, const http1_finding *f, const char *u)
+{
+    const step_env *env = ud;
+    record_finding(env->trace, step_now(env), f, u);
+}
+
+void step_on_console(void *ud, const char *text)
+{
+    const step_env *env = ud;
+    record_detail(env->trace, step_now(env), "console", text);
+}
+
+void step_on_leniency(void *ud, const char *text)
+{
+    const step_env *env = ud;
+    record_detail(env->trace, step_now(env), "leniency", text);
 }

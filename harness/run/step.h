@@ -9,6 +9,7 @@
 #include "scenario/scenario.h"
 #include "util/url.h"
 
+#include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,5 +59,20 @@ void record_response_head(trace *t, int64_t now, const char *method, int status,
                           const char *url, const header_list *h);
 void record_finding(trace *t, int64_t now, const http1_finding *f, const char *url);
 void record_detail(trace *t, int64_t now, const char *ev, const char *detail);
+
+/* fetch callbacks that only record, shared by the step runs that fetch: `ud` points at a run
+ * whose first member is its step_env. */
+void step_on_request(void *ud, const char *method, const char *url, const char *head);
+void step_on_redirect(void *ud, int status, const char *url);
+void step_on_response_head(void *ud, const char *method, int status, const char *url,
+                           const header_list *h);
+void step_on_finding(void *ud, const http1_finding *f, const char *url);
+void step_on_console(void *ud, const char *text);
+void step_on_leniency(void *ud, const char *text);
+
+/* Microseconds since the case started. */
+int64_t step_now(const step_env *env);
+/* A one-shot timer of a step run, not started. */
+void step_timer_init(ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int), void *run);
 
 #endif

@@ -52,7 +52,7 @@ struct ws_run {
 
 static int64_t now(const ws_run *r)
 {
-    return clock_now_us() - r->env.t0;
+    return step_now(&r->env);
 }
 
 static void report(ws_run *r);
@@ -439,12 +439,6 @@ void ws_run_deadline(ws_run *r)
 
 /* ---- start ---------------------------------------------------------------------------- */
 
-static void init_timer(ws_run *r, ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int))
-{
-    ev_timer_init(w, cb, 0.0, 0.0);
-    w->data = r;
-}
-
 /* A relative URL resolves against the target; http(s) becomes ws(s). */
 static int websocket_url(ws_run *r, const char *ref, char *err, size_t errlen)
 {
@@ -518,10 +512,10 @@ ws_run *ws_run_start(const step_env *env, const ws_step *s, step_done done, void
     r->done = done;
     r->ud = ud;
     r->trace_from = env->trace->n;
-    init_timer(r, &r->action_timer, action_fired);
-    init_timer(r, &r->model_timer, model_fired);
-    init_timer(r, &r->stop_timer, stop_fired);
-    init_timer(r, &r->settle_timer, settle_fired);
+    step_timer_init(&r->action_timer, action_fired, r);
+    step_timer_init(&r->model_timer, model_fired, r);
+    step_timer_init(&r->stop_timer, stop_fired, r);
+    step_timer_init(&r->settle_timer, settle_fired, r);
     http1_parser_init(&r->parser, &head_callbacks, r, false);
     char err[256] = "";
     if (websocket_url(r, s->url, err, sizeof err) < 0) {

@@ -6,6 +6,7 @@
 #include "util/clock.h"
 
 #include <ev.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,12 @@ struct xhr_run {
     ev_timer abort_timer;     /* abort_after / abort_on: done */
     ev_timer settle_timer;    /* reports from the loop, after the last event */
 };
+/* the shared fetch callbacks (step.h) find the step_env at the start of the run */
+_Static_assert(offsetof(xhr_run, env) == 0, "step_env first");
 
 static int64_t now(const xhr_run *r)
 {
-    return clock_now_us() - r->env.t0;
+    return step_now(&r->env);
 }
 
 static void stop_timers(xhr_run *r)
@@ -115,29 +118,10 @@ static void on_page_event(void *ud, xhr_model *x, const trace_event *e)
 
 /* ---- fetch callbacks ------------------------------------------------------------------- */
 
-static void on_request(void *ud, const char *method, const char *u, const char *head)
-{
-    xhr_run *r = ud;
-    record_request(r->env.trace, now(r), method, u, head);
-}
-
 static void on_request_sent(void *ud)
 {
     xhr_run *r = ud;
     xhr_upload_done(&r->x, now(r));
-}
-
-static void on_redirect(void *ud, int status, const char *u)
-{
-    xhr_run *r = ud;
-    record_redirect(r->env.trace, now(r), status, u);
-}
-
-static void on_response_head(void *ud, const char *method, int status, const char *u,
-                             const header_list *h)
-{
-    xhr_run *r = ud;
-    record_response_head(r->env.trace, now(r), method, status, u, h);
 }
 
 static void on_response(void *ud, const fetch_response *fr)
@@ -181,37 +165,18 @@ static void on_error(void *ud, const char *detail, fetch_error kind)
     xhr_fail(&r->x, now(r), "error", detail);
 }
 
-static void on_finding(void *ud, const http1_finding *f, const char *u)
-{
-    xhr_run *r = ud;
-    record_finding(r->env.trace, now(r), f, u);
-}
-
-static void console_message(xhr_run *r, const char *text);
-
-static void on_console(void *ud, const char *text)
-{
-    console_message(ud, text);
-}
-
-static void on_leniency(void *ud, const char *text)
-{
-    xhr_run *r = ud;
-    record_detail(r->env.trace, now(r), "leniency", text);
-}
-
 static const fetch_callbacks fetch_cbs = {
-    .on_request = on_request,
+    .on_request = step_on_request,
     .on_request_sent = on_request_sent,
-    .on_redirect = on_redirect,
-    .on_response_head = on_response_head,
+    .on_redirect = step_on_redirect,
+    .on_response_head = step_on_response_head,
     .on_response = on_response,
     .on_body = on_body,
     .on_done = on_done,
     .on_error = on_error,
-    .on_finding = on_finding,
-    .on_console = on_console,
-    .on_leniency = on_leniency,
+    .on_finding = step_on_finding,
+    .on_console = step_on_console,
+    .on_leniency = step_on_leniency,
 };
 
 /* ---- timers ---------------------------------------------------------------------------------- */
@@ -320,12 +285,6 @@ static void console_message(xhr_run *r, const char *text)
     record_detail(r->env.trace, now(r), "console", text);
 }
 
-static void init_timer(xhr_run *r, ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int))
-{
-    ev_timer_init(w, cb, 0.0, 0.0);
-    w->data = r;
-}
-
 xhr_run *xhr_run_start(const step_env *env, const xhr_step *s, step_done done, void *ud)
 {
     xhr_run *r = calloc(1, sizeof *r);
@@ -336,10 +295,10 @@ xhr_run *xhr_run_start(const step_env *env, const xhr_step *s, step_done done, v
     r->done = done;
     r->ud = ud;
     r->trace_from = env->trace->n;
-    init_timer(r, &r->throttle_timer, throttle_fired);
-    init_timer(r, &r->timeout_timer, timeout_fired);
-    init_timer(r, &r->abort_timer, abort_fired);
-    init_timer(r, &r->settle_timer, settle_fired);
+    step_timer_init(&r->throttle_timer, throttle_fired, r);
+    step_timer_init(&r->timeout_timer, timeout_fired, r);
+    step_timer_init(&r->abort_timer, abort_fired, r);
+    step_timer_init(&r->settle_timer, settle_fired, r);
     xhr_init(&r->x, env->trace, on_page_event, r, env->max_response_text);
 
     char err[256];
