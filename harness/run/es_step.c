@@ -49,20 +49,12 @@ static void cancel_fetch(es_run *r)
 
 static void settle_soon(es_run *r)
 {
-    ev_timer_stop(r->env.loop, &r->settle_timer);
-    ev_timer_set(&r->settle_timer, 0.0, 0.0);
-    ev_timer_start(r->env.loop, &r->settle_timer);
+    step_timer_at(&r->env, &r->settle_timer, 0);
 }
 
 static void arm_reconnect(es_run *r)
 {
-    int64_t at = es_next_timer(&r->m);
-    ev_timer_stop(r->env.loop, &r->reconnect_timer);
-    if (at < 0 || r->reported)
-        return;
-    int64_t wait = at - now(r);
-    ev_timer_set(&r->reconnect_timer, wait > 0 ? (double)wait / 1e6 : 0.0, 0.0);
-    ev_timer_start(r->env.loop, &r->reconnect_timer);
+    step_timer_at(&r->env, &r->reconnect_timer, r->reported ? -1 : es_next_timer(&r->m));
 }
 
 /* The page script calls close(): no more events, nothing in flight. */

@@ -142,6 +142,16 @@ void step_timer_init(ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int),
     w->data = run;
 }
 
+void step_timer_at(const step_env *env, ev_timer *w, int64_t at_us)
+{
+    ev_timer_stop(env->loop, w);
+    if (at_us < 0)
+        return;
+    int64_t wait = at_us - step_now(env);
+    ev_timer_set(w, wait > 0 ? (double)wait / 1e6 : 0.0, 0.0);
+    ev_timer_start(env->loop, w);
+}
+
 void step_on_request(void *ud, const char *method, const char *u, const char *head)
 {
     const step_env *env = ud;

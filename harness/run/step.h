@@ -74,5 +74,8 @@ void step_on_leniency(void *ud, const char *text);
 int64_t step_now(const step_env *env);
 /* A one-shot timer of a step run, not started. */
 void step_timer_init(ev_timer *w, void (*cb)(struct ev_loop *, ev_timer *, int), void *run);
+/* (Re)arms w to fire at at_us (case time; at once when that has passed), or stops it when
+ * at_us < 0: how the models' "next timer" answers become libev timers. */
+void step_timer_at(const step_env *env, ev_timer *w, int64_t at_us);
 
 #endif

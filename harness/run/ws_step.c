@@ -59,9 +59,7 @@ static void report(ws_run *r);
 
 static void settle_soon(ws_run *r)
 {
-    ev_timer_stop(r->env.loop, &r->settle_timer);
-    ev_timer_set(&r->settle_timer, 0.0, 0.0);
-    ev_timer_start(r->env.loop, &r->settle_timer);
+    step_timer_at(&r->env, &r->settle_timer, 0);
 }
 
 static void close_transport(ws_run *r)
@@ -85,22 +83,14 @@ static void flush(ws_run *r)
         else
             r->close_when_drained = true;
     }
-    ev_timer_stop(r->env.loop, &r->model_timer);
-    int64_t at = ws_next_timer(&r->w);
-    if (at >= 0 && !r->reported) {
-        int64_t wait = at - now(r);
-        ev_timer_set(&r->model_timer, wait > 0 ? (double)wait / 1e6 : 0.0, 0.0);
-        ev_timer_start(r->env.loop, &r->model_timer);
-    }
+    step_timer_at(&r->env, &r->model_timer, r->reported ? -1 : ws_next_timer(&r->w));
     if (r->w.closed)
         settle_soon(r);
 }
 
 static void continue_actions(ws_run *r)
 {
-    ev_timer_stop(r->env.loop, &r->action_timer);
-    ev_timer_set(&r->action_timer, 0.0, 0.0);
-    ev_timer_start(r->env.loop, &r->action_timer);
+    step_timer_at(&r->env, &r->action_timer, 0);
 }
 
 /* ---- echo bookkeeping ----------------------------------------------------------------- */

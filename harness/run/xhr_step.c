@@ -61,20 +61,12 @@ static void cancel_fetch(xhr_run *r)
 
 static void arm_throttle(xhr_run *r)
 {
-    int64_t at = xhr_next_timer(&r->x);
-    ev_timer_stop(r->env.loop, &r->throttle_timer);
-    if (at < 0 || r->finished)
-        return;
-    int64_t wait = at - now(r);
-    ev_timer_set(&r->throttle_timer, wait > 0 ? (double)wait / 1e6 : 0.0, 0.0);
-    ev_timer_start(r->env.loop, &r->throttle_timer);
+    step_timer_at(&r->env, &r->throttle_timer, r->finished ? -1 : xhr_next_timer(&r->x));
 }
 
 static void settle_soon(xhr_run *r)
 {
-    ev_timer_stop(r->env.loop, &r->settle_timer);
-    ev_timer_set(&r->settle_timer, 0.0, 0.0);
-    ev_timer_start(r->env.loop, &r->settle_timer);
+    step_timer_at(&r->env, &r->settle_timer, 0);
 }
 
 static void script_abort(xhr_run *r)
