@@ -32,25 +32,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-free_port() {
-    "$SERVERS_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# start KIND [ARGS...]: on a free port (a few tries: the port can be taken in between);
-# prints the port
+# start KIND [ARGS...]: prints the port the server listens on
 start() {
-    local kind=$1 port
+    local kind=$1 started
     shift
-    for _ in 1 2 3; do
-        port=$(free_port)
-        if servers_start "$kind" "$port" "$D" "$@" >"$D/start.out" 2>&1; then
-            echo "$port"
-            return 0
-        fi
-    done
-    cat "$D/start.out" >&2
-    return 1
+    started=$(servers_start_free "$kind" "$D" "$@" 2>/dev/null) || { cat "$D/start.err" >&2; return 1; }
+    set -- $started
+    echo "$3"
 }
 
 # run_comet NAME WANT_EXIT [ENV=VALUE...] -- ARGS...: comet's output in $D/out

@@ -22,25 +22,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-free_port() {
-    "$SERVERS_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# start_on_free_port VAR KIND [ARGS...]: a free port can be taken between the probe and the
-# server's bind: a few tries. Sets VAR to the port.
+# start_on_free_port VAR KIND [ARGS...]: sets VAR to the port the server listens on.
 start_on_free_port() {
-    local var=$1 kind=$2 port try
+    local var=$1 kind=$2 started
     shift 2
-    for try in 1 2 3; do
-        port=$(free_port)
-        if servers_start "$kind" "$port" "$D" "$@" >"$D/start.out"; then
-            printf -v "$var" '%s' "$port"
-            ok "$kind started on 127.0.0.1:$port (pid $(cut -d' ' -f2 "$D/start.out"))"
-            return 0
-        fi
-        echo "     ($kind on $port: try $try failed)"
-    done
+    if started=$(servers_start_free "$kind" "$D" "$@"); then
+        set -- $started
+        printf -v "$var" '%s' "$3"
+        ok "$kind started on 127.0.0.1:$3 (pid $2)"
+        return 0
+    fi
     bad "$kind did not start"
     return 1
 }

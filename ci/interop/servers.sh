@@ -4,6 +4,7 @@
 #
 #   ci/interop/servers.sh start KIND PORT DIR [ARGS...]   servers_start KIND PORT DIR [ARGS...]
 #   ci/interop/servers.sh stop DIR [NAME...]              servers_stop DIR [NAME...]
+#                                                         servers_start_free KIND DIR [ARGS...]
 #   ci/interop/servers.sh status DIR                      servers_status DIR
 #
 # KIND (each listens on 127.0.0.1 only):
@@ -262,6 +263,29 @@ servers_start() {
     fi
     rm -f "$dir/$name.wait"
     echo "$name $pid"
+}
+
+# A loopback port nobody listens on now.
+servers_free_port() {
+    "$SERVERS_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# servers_start_free KIND DIR [ARGS...]: servers_start on a free port, a few tries (the port
+# can be taken between the probe and the server's bind). Prints "NAME PID PORT"; the last
+# attempt's messages are in DIR/start.err.
+servers_start_free() {
+    local kind=$1 dir=$2 port started try
+    shift 2
+    for try in 1 2 3; do
+        port=$(servers_free_port)
+        if started=$(servers_start "$kind" "$port" "$dir" "$@" 2>"$dir/start.err"); then
+            echo "$started $port"
+            return 0
+        fi
+        echo "     ($kind on $port: try $try failed)" >&2
+    done
+    return 1
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
