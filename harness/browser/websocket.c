@@ -105,15 +105,16 @@ static void console_failed(ws_model *w, const char *why)
     note(w, "console", "WebSocket connection to '%s' failed: %s", w->url, why);
 }
 
-static void finding(ws_model *w, uint64_t offset, unsigned code, const char *detail)
+static trace_event *finding(ws_model *w, uint64_t offset, unsigned code, const char *detail)
 {
     trace_event *e = push(w, "finding");
     if (!e)
-        return;
+        return NULL;
     e->fields |= TF_OFFSET | TF_CODE;
     e->offset = offset;
     e->code = (int)code;
     trace_set_cstr(e, &e->detail, TF_DETAIL, detail);
+    return e;
 }
 
 static void set_hex(trace_event *e, const uint8_t *p, size_t n, size_t cap)
@@ -439,7 +440,9 @@ static void grade_close_code(ws_model *w, uint64_t at, unsigned code)
     snprintf(detail, sizeof detail, "close code %u (%s) %s%s%s [%s]", code, entry->name,
              entry->valid_on_wire ? "is not for servers to send" : "is not valid on the wire",
              entry->note ? ": " : "", entry->note ? entry->note : "", ws_close_grade_name(g));
-    finding(w, at, code, detail);
+    trace_event *e = finding(w, at, code, detail);
+    if (e) /* the grade itself, for the runner's verdict */
+        trace_set_cstr(e, &e->type, TF_TYPE, ws_close_grade_name(g));
 }
 
 /* The closing handshake's close frame from the server, once Chromium accepted it. */

@@ -51,7 +51,8 @@
  *   pong-in       len text=payload in hex: a pong from the server
  *   tcp-close     detail: who closed TCP and why
  *   finding       offset code detail: a protocol violation in the server's bytes, or a close
- *                 code the registry grades (detail ends with the grade)
+ *                 code the registry grades (type = its grade: fail, non-strict,
+ *                 informational; the detail ends with it too)
  *   console       detail: Chromium's console message
  *   final         rs text=protocol url len=bufferedAmount (ws_final) */
 #ifndef COMET_WEBSOCKET_H
