@@ -39,8 +39,8 @@ struct ws_run {
     bool waiting;             /* an action waits (time, messages or the close) */
     bool actions_done;
     int64_t messages;
-    sent_message *sent;       /* sent, not yet echoed (a ring would do; sizes are small) */
-    size_t n_sent, sent_head;
+    sent_message *sent;       /* [sent_head, n_sent): sent, not yet echoed */
+    size_t n_sent, sent_head, cap_sent;
     bool connect_failed;
     bool reported;
     char *error;
@@ -101,10 +101,14 @@ static void remember_sent(ws_run *r, bool text, const void *data, size_t len)
         return;
     if (r->sent_head == r->n_sent)
         r->sent_head = r->n_sent = 0;
-    sent_message *grown = realloc(r->sent, (r->n_sent + 1) * sizeof *grown);
-    if (!grown)
-        return;
-    r->sent = grown;
+    if (r->n_sent == r->cap_sent) {
+        size_t cap = r->cap_sent ? 2 * r->cap_sent : 16;
+        sent_message *grown = realloc(r->sent, cap * sizeof *grown);
+        if (!grown)
+            return;
+        r->sent = grown;
+        r->cap_sent = cap;
+    }
     r->sent[r->n_sent++] = (sent_message){text, len, fnv1a(FNV1A_OFFSET, data, len)};
 }
 
@@ -396,12 +400,11 @@ static void report(ws_run *r)
     ev_timer_stop(r->env.loop, &r->model_timer);
     ev_timer_stop(r->env.loop, &r->stop_timer);
     ev_timer_stop(r->env.loop, &r->settle_timer);
-    for (size_t i = r->sent_head; i < r->n_sent; i++) {
+    if (r->sent_head < r->n_sent) {
         char detail[96];
         snprintf(detail, sizeof detail, "%zu message(s) sent were never echoed",
                  r->n_sent - r->sent_head);
         record_detail(r->env.trace, now(r), "echo", detail);
-        break;
     }
     ws_final(&r->w, now(r));
     close_transport(r);
