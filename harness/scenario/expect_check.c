@@ -538,12 +538,27 @@ bool within(const opt_int *lo, const opt_int *hi, int64_t n, const opt_int **bro
 }
 
 /* "expected 2", "expected at least 1" */
-void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi,
+static void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi,
                                   const opt_int *broken)
 {
     bool exact = lo->present && hi->present && lo->value == hi->value;
     buf_printf(b, "expected %s%" PRId64, exact ? "" : broken == lo ? "at least " : "at most ",
                broken->value);
+}
+
+bool check_count(const char *what, const opt_int *lo, const opt_int *hi, int64_t n,
+                 const trace *t, reasons *out)
+{
+    const opt_int *broken;
+    if (within(lo, hi, n, &broken))
+        return true;
+    buf b = {0};
+    append_label(&b, what, broken->pos);
+    append_expected_count(&b, lo, hi, broken);
+    buf_printf(&b, ", observed %" PRId64, n);
+    note_truncation(&b, t);
+    add_reason(out, &b);
+    return false;
 }
 
 bool check_requests(const expect *e, const trace *t, size_t from, size_t to,
@@ -553,21 +568,13 @@ bool check_requests(const expect *e, const trace *t, size_t from, size_t to,
     for (size_t r = 0; r < e->n_requests; r++) {
         const request_count_expect *q = &e->requests[r];
         int64_t n = 0;
-        const opt_int *broken;
         for (size_t i = from; i < to; i++)
             if (!strcmp(t->events[i].ev, "request") && method_matches(q->method, &t->events[i]))
                 n++;
-        if (within(&q->min, &q->max, n, &broken))
-            continue;
-        buf b = {0}, what = {0};
+        buf what = {0};
         buf_printf(&what, "requests%s%s", q->method ? " " : "", q->method ? q->method : "");
-        append_label(&b, what.data ? what.data : "requests", broken->pos);
-        append_expected_count(&b, &q->min, &q->max, broken);
-        buf_printf(&b, ", observed %" PRId64, n);
-        note_truncation(&b, t);
-        add_reason(out, &b);
+        ok &= check_count(what.data ? what.data : "requests", &q->min, &q->max, n, t, out);
         buf_free(&what);
-        ok = false;
     }
     return ok;
 }
@@ -675,22 +682,13 @@ static bool check_elapsed(const expect *e, const xhr_final *f, reasons *out)
 static bool check_progress_count(const expect *e, const trace *t, size_t from, size_t to,
                                  reasons *out)
 {
-    const opt_int *lo = &e->progress_min, *hi = &e->progress_max, *broken;
-    if (!lo->present && !hi->present)
+    if (!e->progress_min.present && !e->progress_max.present)
         return true;
     int64_t n = 0;
     for (size_t i = from; i < to; i++)
         if (t->events[i].ev && strcmp(t->events[i].ev, "progress") == 0)
             n++;
-    if (within(lo, hi, n, &broken))
-        return true;
-    buf b = {0};
-    append_label(&b, "progress_count", broken->pos);
-    append_expected_count(&b, lo, hi, broken);
-    buf_printf(&b, ", observed %" PRId64, n);
-    note_truncation(&b, t);
-    add_reason(out, &b);
-    return false;
+    return check_count("progress_count", &e->progress_min, &e->progress_max, n, t, out);
 }
 
 bool expect_check_xhr(const expect *e, const trace *t, size_t from, size_t to,

@@ -35,7 +35,10 @@ void append_expected_text(buf *b, const text_match *m, const match_words *w);
 void append_sequence(buf *b, const int *ints, const char *const *names, size_t n);
 void note_truncation(buf *b, const trace *t);
 bool within(const opt_int *lo, const opt_int *hi, int64_t n, const opt_int **broken);
-void append_expected_count(buf *b, const opt_int *lo, const opt_int *hi, const opt_int *broken);
+/* `what` holds n within [lo, hi] (either bound optional), else a reason line
+ * "what (pos): expected at least 2, observed 1". */
+bool check_count(const char *what, const opt_int *lo, const opt_int *hi, int64_t n,
+                 const trace *t, reasons *out);
 
 /* Which events of the trace a pattern talks about. */
 typedef bool (*event_filter)(const trace_event *ev);

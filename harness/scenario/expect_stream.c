@@ -137,21 +137,6 @@ static bool check_messages(const expect *e, const trace_event **msgs, size_t n, 
     return false;
 }
 
-static bool check_count(const char *what, const opt_int *lo, const opt_int *hi, int64_t n,
-                        const trace *t, reasons *out)
-{
-    const opt_int *broken;
-    if (within(lo, hi, n, &broken))
-        return true;
-    buf b = {0};
-    append_label(&b, what, broken->pos);
-    append_expected_count(&b, lo, hi, broken);
-    buf_printf(&b, ", observed %" PRId64, n);
-    note_truncation(&b, t);
-    add_reason(out, &b);
-    return false;
-}
-
 /* The integer a message carries: its whole id, or the first run of digits in its data. */
 static bool sequence_number(const trace_event *ev, bool from_id, int64_t *out)
 {
